@@ -1,0 +1,195 @@
+"""Postbode: a self-hosted newsletter and mailing service."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response, request, session
+from flask_login import current_user
+from sqlalchemy import text
+
+from config import INSTANCE, ROOT, load_settings
+from service.errors import register_error_handlers
+from service.extensions import babel, csrf, db, limiter, login_manager, migrate
+from service.mail.mailer import mailer
+from service.security import public, register_access_check
+
+LOCALES = ("nl", "en")
+
+# A strict policy: no inline script or style anywhere, no third-party requests.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "frame-src 'self'; frame-ancestors 'self'; form-action 'self'; base-uri 'none'; "
+    "object-src 'none'"
+)
+
+
+def create_app(
+    overrides: dict[str, Any] | None = None,
+    *,
+    environ: dict[str, str] | None = None,
+    instance_path: str | Path | None = None,
+) -> Flask:
+    """Build the application: settings first, then each named step."""
+    instance = Path(instance_path) if instance_path else INSTANCE
+    app = Flask(
+        __name__,
+        instance_path=str(instance),
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    register_settings(app, overrides, environ, instance)
+    register_extensions(app)
+    register_i18n(app)
+    register_blueprints(app)
+    register_error_handlers(app)
+    register_access_check(app)
+    register_security_headers(app)
+    register_template_globals(app)
+    register_commands(app)
+    return app
+
+
+def register_settings(
+    app: Flask,
+    overrides: dict[str, Any] | None,
+    environ: dict[str, str] | None,
+    instance: Path,
+) -> None:
+    """Load and validate the settings; a bad one stops start-up (ConfigError)."""
+    app.config.update(load_settings(environ, instance=instance))
+    app.config.update(
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        MAX_CONTENT_LENGTH=64 * 1024 * 1024,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=app.config["PREFERRED_URL_SCHEME"] == "https",
+        REMEMBER_COOKIE_SECURE=app.config["PREFERRED_URL_SCHEME"] == "https",
+        WTF_CSRF_TIME_LIMIT=None,
+        BABEL_DEFAULT_LOCALE=app.config["DEFAULT_LOCALE"],
+        BABEL_DEFAULT_TIMEZONE=app.config["TIMEZONE"],
+        BABEL_TRANSLATION_DIRECTORIES=str(ROOT / "service" / "translations"),
+    )
+    app.config.update(overrides or {})
+    if not app.debug and not app.testing:
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+        )
+
+
+def register_extensions(app: Flask) -> None:
+    """Bind the database, migrations, CSRF, login, rate limits and the mailer."""
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    mailer.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "accounts.login"
+    login_manager.login_message = None  # the login page explains itself
+
+    from service.editorial.models import User
+
+    import_models()
+
+    @login_manager.user_loader
+    def load_user(session_id: str) -> User | None:
+        # The session carries the password version: a changed password ends it.
+        user_id, _, version = session_id.partition(":")
+        if not (user_id.isdigit() and version.isdigit()):
+            return None
+        user = db.session.get(User, int(user_id))
+        if user is None or not user.is_active or user.session_version != int(version):
+            return None
+        return user
+
+
+def import_models() -> None:
+    """Import every model module so their tables are known to migrations and tests."""
+    import service.audit  # noqa: F401
+    import service.editorial.models  # noqa: F401
+    import service.organisation  # noqa: F401
+    import service.subscribers.models  # noqa: F401
+
+
+def select_locale() -> str:
+    """Pick the language: an explicit choice, then the account's, then the default."""
+    from flask import current_app
+
+    chosen = request.args.get("lang")
+    if chosen in LOCALES:
+        session["lang"] = chosen
+        return chosen
+    if session.get("lang") in LOCALES:
+        return session["lang"]
+    if current_user and current_user.is_authenticated:
+        return current_user.locale
+    return current_app.config["DEFAULT_LOCALE"]
+
+
+def register_i18n(app: Flask) -> None:
+    """Serve pages in Dutch by default, English when chosen."""
+    babel.init_app(app, locale_selector=select_locale)
+
+
+def register_blueprints(app: Flask) -> None:
+    """Attach the public pages, the admin and the health check."""
+    from service.editorial.views import bp as accounts_bp
+    from service.mail.views import bp as outbox_bp
+    from service.subscribers.admin import bp as subscribers_admin_bp
+    from service.subscribers.views import bp as subscribers_bp
+
+    app.register_blueprint(subscribers_bp)
+    app.register_blueprint(accounts_bp)
+    app.register_blueprint(subscribers_admin_bp)
+    app.register_blueprint(outbox_bp)
+    public(app.view_functions["static"])
+
+    @app.get("/healthz")
+    @public
+    @limiter.exempt
+    def healthz() -> tuple[dict[str, str], int]:
+        try:
+            db.session.execute(text("SELECT 1"))
+        except Exception:  # noqa: BLE001 - any database failure means unhealthy
+            return {"status": "database unavailable"}, 503
+        return {"status": "ok"}, 200
+
+
+def register_security_headers(app: Flask) -> None:
+    """Send a strict CSP and the usual hardening headers with every response."""
+
+    @app.after_request
+    def security_headers(response: Response) -> Response:
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+        return response
+
+
+def register_template_globals(app: Flask) -> None:
+    """Give every template the organisation and the current language."""
+    from flask_babel import get_locale
+
+    from service.labels import label
+    from service.organisation import current_identity
+
+    app.add_template_global(label)
+
+    @app.context_processor
+    def inject() -> dict[str, Any]:
+        return {
+            "organisation": current_identity(),
+            "current_locale": str(get_locale()),
+            "other_locale": "en" if str(get_locale()) == "nl" else "nl",
+        }
+
+
+def register_commands(app: Flask) -> None:
+    """Add the `flask` command groups."""
+    from service.cli import register
+
+    register(app)

@@ -1,0 +1,1 @@
+"""The editorial side: accounts now; year plan, issues and approval later."""

@@ -1,0 +1,29 @@
+"""Words for stored values (statuses, roles, methods) in the reader's language."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+
+LABELS = {
+    # subscriber and membership statuses
+    "pending": _l("wacht op bevestiging"),
+    "active": _l("actief"),
+    "unsubscribed": _l("afgemeld"),
+    "bounced": _l("onbestelbaar"),
+    "complained": _l("klacht (spam)"),
+    # roles
+    "admin": _l("beheerder"),
+    "editor": _l("redacteur"),
+    "correspondent": _l("correspondent"),
+    # consent methods
+    "double-opt-in": _l("aanmelding met bevestiging per e-mail"),
+    "import": _l("import met opgegeven toestemming"),
+    "link": _l("bevestigingslink"),
+    "preferences": _l("voorkeurenpagina"),
+}
+
+
+def label(value: object) -> str:
+    """Return the word for a stored value, or the value itself when none is known."""
+    key = str(value)
+    return str(LABELS[key]) if key in LABELS else key

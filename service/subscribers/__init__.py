@@ -1,0 +1,1 @@
+"""Readers, lists, memberships, consent and suppressions."""

@@ -1,0 +1,268 @@
+"""Subscribers, lists, memberships, the consent ledger and suppressions."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint, event
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from service.db import Base, utcnow
+from service.errors import Conflict
+
+
+def new_uid() -> str:
+    """Return a random public identifier for a subscriber (used in signed links)."""
+    return secrets.token_urlsafe(12)
+
+
+class SubscriberStatus(StrEnum):
+    """Where a reader stands as a whole."""
+
+    PENDING = "pending"  #: signed up, not yet confirmed
+    ACTIVE = "active"  #: confirmed at least one list
+    UNSUBSCRIBED = "unsubscribed"  #: left every list
+    BOUNCED = "bounced"  #: mail cannot be delivered
+    COMPLAINED = "complained"  #: marked our mail as spam
+
+
+#: The one table of allowed subscriber transitions.
+SUBSCRIBER_TRANSITIONS: dict[SubscriberStatus, set[SubscriberStatus]] = {
+    SubscriberStatus.PENDING: {SubscriberStatus.ACTIVE, SubscriberStatus.UNSUBSCRIBED},
+    SubscriberStatus.ACTIVE: {
+        SubscriberStatus.UNSUBSCRIBED,
+        SubscriberStatus.BOUNCED,
+        SubscriberStatus.COMPLAINED,
+    },
+    SubscriberStatus.UNSUBSCRIBED: {SubscriberStatus.PENDING, SubscriberStatus.ACTIVE},
+    SubscriberStatus.BOUNCED: {SubscriberStatus.ACTIVE, SubscriberStatus.UNSUBSCRIBED},
+    SubscriberStatus.COMPLAINED: {SubscriberStatus.UNSUBSCRIBED},
+}
+
+
+class MembershipStatus(StrEnum):
+    """Where a reader stands on one list."""
+
+    PENDING = "pending"
+    ACTIVE = "active"
+    UNSUBSCRIBED = "unsubscribed"
+
+
+class ListKind(StrEnum):
+    """What a list is for."""
+
+    NEWSLETTER = "newsletter"  #: readers of the themed issues
+    CONTACTS = "contacts"  #: institutional addresses for letters
+
+
+class Subscriber(Base):
+    """A person who reads (or read) our mail."""
+
+    __tablename__ = "subscribers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: random public id put in signed links, never reused after erasure
+    uid: Mapped[str] = mapped_column(String(32), unique=True, default=new_uid)
+    #: normalised address (see subscribers.addresses.normalise_email)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    #: how the reader wants to be addressed; may be empty
+    name: Mapped[str] = mapped_column(String(200), default="")
+    status: Mapped[SubscriberStatus] = mapped_column(
+        String(20), default=SubscriberStatus.PENDING, index=True
+    )
+    #: language of mails and pages for this reader
+    locale: Mapped[str] = mapped_column(String(5), default="nl")
+    #: free attributes such as {"province": "Utrecht"}, also used as merge fields
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    #: province, kept as a column because editors filter on it
+    province: Mapped[str] = mapped_column(String(40), default="", index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    #: when the last confirmation mail went out (at most one per hour)
+    confirmation_sent_at: Mapped[datetime | None]
+    #: random value in the current confirmation link; cleared once used (single use)
+    confirmation_nonce: Mapped[str | None] = mapped_column(String(32))
+
+    memberships: Mapped[list[Membership]] = relationship(
+        back_populates="subscriber", cascade="all, delete-orphan"
+    )
+    consent_records: Mapped[list[ConsentRecord]] = relationship(
+        back_populates="subscriber",
+        cascade="all, delete-orphan",
+        order_by="ConsentRecord.id",
+    )
+    events: Mapped[list[SubscriberEvent]] = relationship(
+        back_populates="subscriber",
+        cascade="all, delete-orphan",
+        order_by="SubscriberEvent.id",
+    )
+
+    def move_to(self, status: SubscriberStatus) -> None:
+        """Change the status along the transition table, or raise Conflict."""
+        if status == self.status:
+            return
+        if status not in SUBSCRIBER_TRANSITIONS[SubscriberStatus(self.status)]:
+            raise Conflict(f"subscriber cannot go from {self.status} to {status}")
+        self.status = status
+
+    def membership_of(self, mailing_list: MailingList) -> Membership | None:
+        """Return this reader's membership of a list, if any."""
+        for membership in self.memberships:
+            if membership.list_id == mailing_list.id:
+                return membership
+        return None
+
+
+class MailingList(Base):
+    """A list readers can be on: the newsletter, or a contact list for letters."""
+
+    __tablename__ = "lists"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: used in URLs, CSV import (--list SLUG) and the List-Id header
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    #: one or two sentences shown next to the checkbox on the signup page
+    description: Mapped[str] = mapped_column(Text, default="")
+    kind: Mapped[ListKind] = mapped_column(String(20), default=ListKind.NEWSLETTER)
+    #: shown on the public signup page (double opt-in)
+    is_public: Mapped[bool] = mapped_column(default=False)
+    #: order on the signup page
+    position: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    memberships: Mapped[list[Membership]] = relationship(
+        back_populates="mailing_list", cascade="all, delete-orphan"
+    )
+
+
+class Membership(Base):
+    """One reader on one list."""
+
+    __tablename__ = "memberships"
+    __table_args__ = (UniqueConstraint("subscriber_id", "list_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE")
+    )
+    list_id: Mapped[int] = mapped_column(
+        ForeignKey("lists.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[MembershipStatus] = mapped_column(
+        String(20), default=MembershipStatus.PENDING
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    confirmed_at: Mapped[datetime | None]
+    unsubscribed_at: Mapped[datetime | None]
+
+    subscriber: Mapped[Subscriber] = relationship(back_populates="memberships")
+    mailing_list: Mapped[MailingList] = relationship(back_populates="memberships")
+
+
+class ConsentMethod(StrEnum):
+    """How consent was given."""
+
+    DOUBLE_OPT_IN = "double-opt-in"  #: signup page and confirmation link
+    IMPORT = "import"  #: an importer stated the source of consent
+    ADMIN = "admin"  #: an editor added the reader and attested the consent
+
+
+class ConsentRecord(Base):
+    """What a reader was shown and agreed to for one list; rows are never deleted.
+
+    Only the moments `confirmed_at` and `withdrawn_at` may be filled in later, once;
+    everything that says what was shown is fixed at insert (see the listener below).
+    """
+
+    __tablename__ = "consent_records"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), index=True
+    )
+    #: the list consented to; its name is kept too, for when the list is gone
+    list_id: Mapped[int | None] = mapped_column(
+        ForeignKey("lists.id", ondelete="SET NULL")
+    )
+    list_name: Mapped[str] = mapped_column(String(200))
+    #: version of the consent sentence, and the sha256 of the exact text shown
+    text_version: Mapped[str] = mapped_column(String(40))
+    text_hash: Mapped[str] = mapped_column(String(64))
+    #: the page (or file, or account) the consent came from
+    source: Mapped[str] = mapped_column(String(500))
+    method: Mapped[ConsentMethod] = mapped_column(String(20))
+    #: who attested the consent (import or admin), as "Name <email>"
+    attested_by: Mapped[str] = mapped_column(String(320), default="")
+    #: the IP address of the request, only when CONSENT_RECORD_IP is on
+    ip: Mapped[str | None] = mapped_column(String(45))
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    confirmed_at: Mapped[datetime | None]
+    #: how the confirmation happened: "link" (button after the link), "import", "admin"
+    confirmation_method: Mapped[str | None] = mapped_column(String(20))
+    withdrawn_at: Mapped[datetime | None]
+
+    subscriber: Mapped[Subscriber] = relationship(back_populates="consent_records")
+
+
+_CONSENT_LATER_FIELDS = {"confirmed_at", "confirmation_method", "withdrawn_at"}
+
+
+@event.listens_for(ConsentRecord, "before_update")
+def _consent_is_append_only(
+    _mapper: object, _conn: object, record: ConsentRecord
+) -> None:
+    from sqlalchemy import inspect
+
+    state = inspect(record)
+    for attr in state.attrs:
+        history = attr.history
+        if not history.has_changes():
+            continue
+        if attr.key not in _CONSENT_LATER_FIELDS or history.deleted not in (
+            [],
+            [None],
+            (),
+        ):
+            raise Conflict(f"consent record field {attr.key} cannot be changed")
+
+
+class SuppressionReason(StrEnum):
+    """Why an address may never be mailed or re-imported."""
+
+    ERASED = "erased"
+    BOUNCED = "bounced"
+    COMPLAINED = "complained"
+    MANUAL = "manual"
+
+
+class Suppression(Base):
+    """An address that must not come back, kept only as a hash."""
+
+    __tablename__ = "suppressions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: sha256 of the normalised address (see addresses.email_hash)
+    email_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    reason: Mapped[SuppressionReason] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SubscriberEvent(Base):
+    """Something that happened to a reader: signup, confirmation, change, departure."""
+
+    __tablename__ = "subscriber_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), index=True
+    )
+    #: subscribed, confirmed, preferences, unsubscribed, imported, added, exported …
+    kind: Mapped[str] = mapped_column(String(30))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    subscriber: Mapped[Subscriber] = relationship(back_populates="events")

@@ -1,0 +1,99 @@
+"""The mails a reader gets about their subscription: confirm, welcome."""
+
+from __future__ import annotations
+
+from flask import current_app
+from flask_babel import force_locale, gettext, ngettext
+
+from config import ROOT
+from service.mail.mailer import mailer
+from service.organisation import current_identity
+from service.rendering import make_email_environment, render_email
+from service.subscribers import tokens
+from service.subscribers.models import MembershipStatus, Subscriber
+from service.urls import absolute_url
+
+
+def _environment():  # noqa: ANN202 - the sandboxed environment, built once per app
+    env = current_app.extensions.get("postbode_email_env")
+    if env is None:
+        env = make_email_environment(ROOT / "templates", gettext, ngettext)
+        current_app.extensions["postbode_email_env"] = env
+    return env
+
+
+def keys() -> list[str]:
+    """Return the signing keys: the fallbacks, then SECRET_KEY."""
+    config = current_app.config
+    return tokens.signing_keys(config["SECRET_KEY"], config["SECRET_KEY_FALLBACKS"])
+
+
+def preferences_url(subscriber: Subscriber) -> str:
+    """Return the reader's never-expiring preferences link."""
+    token = tokens.make_token(keys(), tokens.PREFERENCES, {"u": subscriber.uid})
+    return absolute_url("subscribers.preferences", token=token)
+
+
+def unsubscribe_url(subscriber: Subscriber, list_id: int | None = None) -> str:
+    """Return the reader's never-expiring unsubscribe link (one list, or all)."""
+    payload: dict[str, object] = {"u": subscriber.uid}
+    if list_id is not None:
+        payload["l"] = list_id
+    token = tokens.make_token(keys(), tokens.UNSUBSCRIBE, payload)
+    return absolute_url("subscribers.unsubscribe", token=token)
+
+
+def confirm_url(subscriber: Subscriber) -> str:
+    """Return the single-use confirmation link for the reader's current nonce."""
+    payload = {"u": subscriber.uid, "n": subscriber.confirmation_nonce}
+    token = tokens.make_token(keys(), tokens.CONFIRM, payload)
+    return absolute_url("subscribers.confirm", token=token)
+
+
+def _send(subscriber: Subscriber, template: str, **context: object) -> None:
+    identity = current_identity()
+    with force_locale(subscriber.locale):
+        rendered = render_email(
+            _environment(),
+            template,
+            {
+                "organisation": identity,
+                "subscriber": {"name": subscriber.name, "email": subscriber.email},
+                "preferences_url": preferences_url(subscriber),
+                "locale": subscriber.locale,
+                **context,
+            },
+        )
+    mailer.send_transactional(
+        rendered,
+        to=subscriber.email,
+        to_name=subscriber.name,
+        sender_name=identity.name,
+    )
+
+
+def send_confirmation(subscriber: Subscriber) -> None:
+    """Mail the double opt-in link for the reader's pending lists."""
+    pending = [
+        m.mailing_list.name
+        for m in subscriber.memberships
+        if m.status == MembershipStatus.PENDING
+    ]
+    days = current_app.config["CONFIRM_TOKEN_MAX_AGE_DAYS"]
+    _send(
+        subscriber,
+        "confirm",
+        confirm_url=confirm_url(subscriber),
+        lists=pending,
+        days=days,
+    )
+
+
+def send_welcome(subscriber: Subscriber, list_names: list[str]) -> None:
+    """Mail a short welcome after confirmation, with the links to change or leave."""
+    _send(
+        subscriber,
+        "welcome",
+        lists=list_names,
+        unsubscribe_url=unsubscribe_url(subscriber),
+    )
