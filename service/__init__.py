@@ -116,8 +116,10 @@ def import_models() -> None:
 
 def select_locale() -> str:
     """Pick the language: an explicit choice, then the account's, then the default."""
-    from flask import current_app
+    from flask import current_app, has_request_context
 
+    if not has_request_context():  # CLI and clock: mails choose their own locale
+        return current_app.config["DEFAULT_LOCALE"]
     chosen = request.args.get("lang")
     if chosen in LOCALES:
         session["lang"] = chosen

@@ -57,8 +57,8 @@ def settings(instance: Path, database_url: str, **extra: Any) -> dict[str, Any]:
         "BASE_URL": "http://localhost",
         "SQLALCHEMY_DATABASE_URI": database_url,
         "MAIL_OUTBOX_DIR": str(instance / "outbox"),
-        "MAIL_DEFAULT_SENDER": "nieuwsbrief@postbode.test",
-        "MAIL_NEWSLETTER_SENDER": "nieuwsbrief@postbode.test",
+        "MAIL_DEFAULT_SENDER": "nieuwsbrief@postbode.nl",
+        "MAIL_NEWSLETTER_SENDER": "nieuwsbrief@postbode.nl",
         "WTF_CSRF_ENABLED": False,
         "RATELIMIT_ENABLED": False,
         **extra,
@@ -79,7 +79,9 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Migrate one SQLite file once; each test gets a copy of it."""
     folder = tmp_path_factory.mktemp("template")
     path = folder / "template.sqlite3"
-    app = create_app(settings(folder, f"sqlite:///{path}"), environ={}, instance_path=folder)
+    app = create_app(
+        settings(folder, f"sqlite:///{path}"), environ={}, instance_path=folder
+    )
     with app.app_context():
         upgrade()
         db.engine.dispose()
@@ -248,7 +250,7 @@ def make_subscriber(
     return subscriber
 
 
-def make_user(email: str = "redacteur@postbode.test", role: Role = Role.EDITOR) -> User:
+def make_user(email: str = "redacteur@postbode.nl", role: Role = Role.EDITOR) -> User:
     """Add an account with the password PASSWORD."""
     user = create_user(email, role, PASSWORD, name=email.split("@")[0].title())
     db.session.commit()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from flask import Flask, current_app
 
-from service.mail.message import RenderedEmail, build_message
+from service.mail.message import RenderedEmail, ascii_address, build_message
 from service.mail.transport import OutboxTransport, SMTPTransport, Transport
 
 
@@ -44,7 +44,9 @@ class Mailer:
         envelope = (
             envelope_from or config["BOUNCE_ADDRESS"] or config["MAIL_DEFAULT_SENDER"]
         )
-        self.transport.deliver(message, envelope, recipient)
+        self.transport.deliver(
+            message, ascii_address(envelope), ascii_address(recipient)
+        )
 
     def send_transactional(
         self,

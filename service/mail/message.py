@@ -34,9 +34,17 @@ def domain_of(address: str) -> str:
     return address.rpartition("@")[2] or "localhost"
 
 
-def format_address(email: str, name: str = "") -> str:
-    """Return `"Name" <email>` safely quoted and encoded."""
+def ascii_address(email: str) -> str:
+    """Return the address with an internationalised domain in its ASCII (IDNA) form."""
     local, _, domain = email.rpartition("@")
+    if domain.isascii():
+        return email
+    return f"{local}@{domain.encode('idna').decode('ascii')}"
+
+
+def format_address(email: str, name: str = "") -> str:
+    """Return `"Name" <email>` safely quoted, with the domain in ASCII."""
+    local, _, domain = ascii_address(email).rpartition("@")
     return str(
         Address(display_name=clean_header_text(name), username=local, domain=domain)
     )

@@ -63,9 +63,10 @@ class SMTPTransport:
     def connect(self) -> smtplib.SMTP:
         """Open an authenticated connection."""
         context = ssl.create_default_context()
+        smtp: smtplib.SMTP | None = None
         try:
             if self.use_ssl:
-                smtp: smtplib.SMTP = smtplib.SMTP_SSL(
+                smtp = smtplib.SMTP_SSL(
                     self.host, self.port, timeout=self.timeout, context=context
                 )
             else:
@@ -75,6 +76,8 @@ class SMTPTransport:
             if self.username:
                 smtp.login(self.username, self.password)
         except (OSError, smtplib.SMTPException) as error:
+            if smtp is not None:
+                smtp.close()
             raise MailError(
                 f"cannot connect to {self.host}:{self.port}: {error}"
             ) from error

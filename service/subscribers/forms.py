@@ -7,6 +7,7 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     EmailField,
+    SelectChoice,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -49,7 +50,7 @@ def at_least_one(_form: FlaskForm, field: SelectMultipleField) -> None:
         raise ValidationError(_l("Kies ten minste één nieuwsbrief."))
 
 
-LOCALE_CHOICES = [("nl", "Nederlands"), ("en", "English")]
+LOCALE_CHOICES = [SelectChoice("nl", "Nederlands"), SelectChoice("en", "English")]
 
 
 class SignupForm(FlaskForm):

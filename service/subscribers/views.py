@@ -16,6 +16,7 @@ from flask import (
 )
 from flask_babel import get_locale
 from flask_babel import gettext as _
+from wtforms import SelectChoice
 
 from service.db import utcnow
 from service.errors import ExpiredToken, InvalidToken
@@ -42,7 +43,12 @@ def _email_key() -> str:
 
 
 def _reader(token: str, purpose: str) -> tuple[Subscriber, dict]:
-    payload = tokens.read_token(notices.keys(), purpose, token)
+    try:
+        payload = tokens.read_token(notices.keys(), purpose, token)
+    except InvalidToken:
+        raise InvalidToken(
+            _("Deze link is ongeldig. Gebruik de link uit de laatste mail van ons.")
+        ) from None
     uid = payload.get("u")
     if not isinstance(uid, str):
         raise InvalidToken(_("Deze link is ongeldig."))
@@ -51,7 +57,7 @@ def _reader(token: str, purpose: str) -> tuple[Subscriber, dict]:
 
 def _signup_form() -> SignupForm:
     form = SignupForm()
-    form.lists.choices = [(m.id, m.name) for m in operations.public_lists()]
+    form.lists.choices = [SelectChoice(m.id, m.name) for m in operations.public_lists()]
     return form
 
 
@@ -160,7 +166,7 @@ def renew(token: str) -> Response:
 
 def _preferences_form(subscriber: Subscriber) -> PreferencesForm:
     form = PreferencesForm()
-    form.lists.choices = [(m.id, m.name) for m in operations.public_lists()]
+    form.lists.choices = [SelectChoice(m.id, m.name) for m in operations.public_lists()]
     if request.method == "GET":
         form.name.data = subscriber.name
         form.locale.data = subscriber.locale
