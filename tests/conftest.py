@@ -7,6 +7,7 @@ The schema always comes from the migrations, never from create_all().
 
 from __future__ import annotations
 
+import contextvars
 import os
 import shutil
 from collections.abc import Iterator
@@ -137,15 +138,33 @@ def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
     application = create_app(
         settings(instance, database_url), environ={}, instance_path=instance
     )
+    application.test_client_class = IsolatedClient
     with application.app_context():
         yield application
         db.session.remove()
         db.engine.dispose()
 
 
+class IsolatedClient(FlaskClient):
+    """A test client whose every request runs in its own app context, as in production.
+
+    The `app` fixture keeps an app context pushed for factories and assertions; Flask
+    would reuse it for requests, sharing `g` (and so the logged-in user) and the
+    database session between requests and clients. Each request here starts from an
+    empty context instead. What the test set up is committed first, and what it holds
+    is expired afterwards so it reads what the request wrote.
+    """
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:  # noqa: D102
+        db.session.commit()
+        response = contextvars.Context().run(super().open, *args, **kwargs)
+        db.session.expire_all()
+        return response
+
+
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
-    """The test client of `app`."""
+    """The test client of `app` (see IsolatedClient)."""
     return app.test_client()
 
 

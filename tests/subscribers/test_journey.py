@@ -45,7 +45,7 @@ def signup(client: FlaskClient, email: str, lists: list[int], **extra: str):  # 
 
 
 def link_in(message, kind: str) -> str:  # noqa: ANN001
-    """Return the path of the first link of `kind` (confirm, preferences …) in a mail."""
+    """Return the path of the first `kind` link (confirm, preferences …) in a mail."""
     match = re.search(rf"http://localhost(/[^\s]*{kind}/[^\s]+)", text_of(message))
     assert match, text_of(message)
     return match.group(1)
