@@ -20,7 +20,7 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(VENV)/.installed
 	touch $@
 
 catalogs: $(VENV)/.installed
-	@$(BIN)/pybabel compile --use-fuzzy -q -d service/translations
+	$(BIN)/pybabel compile -d service/translations
 
 run: $(VENV)/.installed catalogs
 	$(FLASK) db upgrade
@@ -39,8 +39,8 @@ lint: $(VENV)/.installed-dev
 
 # Extract the texts of pages and mails and merge them into the catalogs.
 translations: $(VENV)/.installed
-	$(BIN)/pybabel extract -F babel.cfg -k _l -o service/translations/messages.pot --no-location --omit-header .
-	$(BIN)/pybabel update -i service/translations/messages.pot -d service/translations --no-fuzzy-matching --omit-header
+	$(BIN)/pybabel extract -F babel.cfg -k _l -o service/translations/messages.pot --no-location .
+	$(BIN)/pybabel update -i service/translations/messages.pot -d service/translations --no-fuzzy-matching --ignore-obsolete
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
