@@ -13,7 +13,7 @@ from typing import Any
 
 from blinker import Namespace
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import Select, and_, func, or_, select
 
 from service.errors import DomainError, NotFound
 from service.extensions import db
@@ -449,3 +449,212 @@ def lists_by_ids(ids: Iterable[int]) -> list[MailingList]:
     return list(
         db.session.scalars(select(MailingList).where(MailingList.id.in_(wanted)))
     )
+
+
+# Editors' operations: add by hand, find ---------------------------------------------
+
+
+class NotAddable(DomainError):
+    """The address may not be (re)added: erased, suppressed, bounced or complained."""
+
+    status = 409
+
+
+def add_to_lists(
+    subscriber: Subscriber,
+    lists: Sequence[MailingList],
+    *,
+    confirmed: bool,
+    source: str,
+    method: ConsentMethod,
+    attested_by: str,
+    org_name: str,
+    now: datetime,
+) -> SignupOutcome:
+    """Put a known reader on lists, active when consent is attested, else pending.
+
+    Every list joined gets its own consent record naming who attested it. A pending
+    list gets a confirmation link under the same hourly limit as the signup page.
+    """
+    shown = consent_text(org_name, subscriber.locale)
+    joined = False
+    for mailing_list in lists:
+        membership = _membership(subscriber, mailing_list, now)
+        if membership.status == MembershipStatus.ACTIVE:
+            continue
+        if membership.status == MembershipStatus.PENDING and not confirmed:
+            continue
+        record = _consent_record(
+            subscriber,
+            mailing_list,
+            shown_text=shown,
+            source=source,
+            method=method,
+            now=now,
+            attested_by=attested_by,
+        )
+        if confirmed:
+            membership.status = MembershipStatus.ACTIVE
+            membership.confirmed_at = now
+            membership.unsubscribed_at = None
+            record.confirmed_at = now
+            record.confirmation_method = str(method)
+        else:
+            membership.status = MembershipStatus.PENDING
+        joined = True
+    if not joined:
+        return SignupOutcome(subscriber, send_confirmation=False)
+    if subscriber.status == SubscriberStatus.UNSUBSCRIBED and not confirmed:
+        subscriber.move_to(SubscriberStatus.PENDING)
+    _settle_status(subscriber)
+    record_event(
+        subscriber,
+        "added",
+        now,
+        lists=[m.slug for m in lists],
+        by=attested_by,
+        confirmed=confirmed,
+    )
+    db.session.flush()
+    return SignupOutcome(
+        subscriber,
+        send_confirmation=not confirmed and renew_confirmation(subscriber, now),
+    )
+
+
+def add_subscriber(
+    *,
+    email: str,
+    name: str,
+    province: str,
+    lists: Sequence[MailingList],
+    locale: str,
+    consent_source: str | None,
+    attested_by: str,
+    org_name: str,
+    now: datetime,
+) -> SignupOutcome:
+    """Add a reader by hand: active with the editor's attestation, else pending.
+
+    Raises NotAddable for an erased or suppressed address, and for a reader whose
+    mail bounced or who complained: those never come back through an editor.
+    """
+    address = parse_email(email)
+    if not lists:
+        raise DomainError(_("Kies ten minste één lijst."), field="lists")
+    if is_suppressed(address):
+        raise NotAddable(
+            _(
+                "Dit adres is gewist of geblokkeerd en kan niet opnieuw worden "
+                "toegevoegd."
+            ),
+            field="email",
+        )
+    subscriber = subscriber_by_email(address)
+    if subscriber is None:
+        subscriber = Subscriber(
+            email=address,
+            locale=locale,
+            status=SubscriberStatus.PENDING,
+            attributes={},
+            created_at=now,
+        )
+        db.session.add(subscriber)
+    elif subscriber.status in (SubscriberStatus.BOUNCED, SubscriberStatus.COMPLAINED):
+        raise NotAddable(
+            _("Mail aan dit adres kwam niet aan of werd als spam gemeld."),
+            field="email",
+        )
+    if name:
+        subscriber.name = clean_name(name)
+    if province:
+        subscriber.province = " ".join(province.split())[:40]
+        subscriber.attributes = {**(subscriber.attributes or {}), "province": province}
+    confirmed = consent_source is not None
+    return add_to_lists(
+        subscriber,
+        lists,
+        confirmed=confirmed,
+        source=consent_source if confirmed else "admin",
+        method=ConsentMethod.ADMIN if confirmed else ConsentMethod.DOUBLE_OPT_IN,
+        attested_by=attested_by,
+        org_name=org_name,
+        now=now,
+    )
+
+
+@dataclass(frozen=True)
+class SubscriberFilter:
+    """What an editor searches for; the same filter serves the list and the export."""
+
+    q: str = ""
+    status: str = ""
+    list_id: int | None = None
+    province: str = ""
+
+
+#: statuses a reader can have on one list; the others only exist for the whole person
+_MEMBERSHIP_STATUSES = {str(s) for s in MembershipStatus}
+
+
+def search_subscribers(wanted: SubscriberFilter) -> Select[tuple[Subscriber]]:
+    """Return the query for readers matching a filter, newest first.
+
+    With a list chosen, pending/active/unsubscribed mean the status on that list.
+    """
+    query = select(Subscriber).order_by(Subscriber.created_at.desc(), Subscriber.id)
+    term = wanted.q.strip()
+    if term:
+        # Addresses are stored lower-case; names are matched without case, on
+        # SQLite and PostgreSQL alike (icontains compiles to lower() LIKE lower()).
+        query = query.where(
+            or_(
+                Subscriber.email.contains(term.lower(), autoescape=True),
+                Subscriber.name.icontains(term, autoescape=True),
+            )
+        )
+    on_list = wanted.list_id is not None
+    if on_list and wanted.status in _MEMBERSHIP_STATUSES:
+        query = query.where(
+            Subscriber.memberships.any(
+                and_(
+                    Membership.list_id == wanted.list_id,
+                    Membership.status == wanted.status,
+                )
+            )
+        )
+    else:
+        if on_list:
+            query = query.where(
+                Subscriber.memberships.any(Membership.list_id == wanted.list_id)
+            )
+        if wanted.status:
+            query = query.where(Subscriber.status == wanted.status)
+    if wanted.province:
+        query = query.where(Subscriber.province == wanted.province)
+    return query
+
+
+def provinces_in_use() -> list[str]:
+    """Return the provinces readers have, for the filter."""
+    query = (
+        select(Subscriber.province)
+        .where(Subscriber.province != "")
+        .distinct()
+        .order_by(Subscriber.province)
+    )
+    return list(db.session.scalars(query))
+
+
+def all_lists() -> list[MailingList]:
+    """Return every list, newsletters and contact lists, in order."""
+    query = select(MailingList).order_by(MailingList.position, MailingList.name)
+    return list(db.session.scalars(query))
+
+
+def list_by_slug(slug: str) -> MailingList:
+    """Return the list with this slug, or NotFound."""
+    mailing_list = db.session.scalar(select(MailingList).filter_by(slug=slug))
+    if mailing_list is None:
+        raise NotFound(_("Er is geen lijst %(slug)s.", slug=slug))
+    return mailing_list
