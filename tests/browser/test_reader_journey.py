@@ -96,3 +96,18 @@ def test_a_reader_subscribes_confirms_changes_preferences_and_leaves(
     expect(
         page.get_by_role("checkbox", name="Lokale brief gemeenteraden")
     ).not_to_be_checked()
+
+
+def test_a_reader_who_forgets_a_list_is_told_what_to_fix_next_to_it(
+    page: Page, live_server: LiveServer
+) -> None:
+    page.goto(live_server.url + "/subscribe")
+    page.get_by_label("E-mailadres").fill("carla@example.nl")
+    page.get_by_role("button", name="Aanmelden").click()
+
+    expect(page).to_have_title("Fout: Aanmelden · Sociale Alliantie")
+    lists = page.get_by_role("group", name="Waarover wilt u mail ontvangen?")
+    expect(lists).to_have_accessible_description("Kies ten minste één nieuwsbrief.")
+    expect(page.get_by_label("E-mailadres")).to_have_value("carla@example.nl")
+    snap(page, "8-signup-error")
+    assert live_server.outbox.messages() == []
