@@ -186,6 +186,10 @@ def load_settings(
             env, "CONFIRM_TOKEN_MAX_AGE_DAYS", 7, minimum=1
         ),
         "CONSENT_RECORD_IP": _bool(env, "CONSENT_RECORD_IP", False),
+        "ISSUES_PER_YEAR": _number(env, "ISSUES_PER_YEAR", 7, minimum=1),
+        "CONTRIBUTION_REMINDER_DAYS": _number(
+            env, "CONTRIBUTION_REMINDER_DAYS", 7, minimum=1
+        ),
     }
     if settings["DKIM_DOMAIN"] and not settings["DKIM_PRIVATE_KEY_FILE"]:
         raise ConfigError(

@@ -10,11 +10,13 @@ No database, no request: callers pass everything in.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from jinja2 import FileSystemLoader, StrictUndefined, select_autoescape
 from jinja2.sandbox import SandboxedEnvironment
+from markupsafe import escape
 from mjml import mjml2html
 
 from service.mail.message import RenderedEmail
@@ -50,3 +52,68 @@ def render_email(
         html=mjml2html(mjml_source),
         text=text.strip() + "\n",
     )
+
+
+# Issues -----------------------------------------------------------------------------
+
+#: Per-reader values are left as these markers in the frozen HTML and text and filled
+#: in by `personalise`; they survive MJML and contain nothing HTML or URLs escape.
+SLOT_UNSUBSCRIBE_URL = "__PB_UNSUBSCRIBE_URL__"
+SLOT_PREFERENCES_URL = "__PB_PREFERENCES_URL__"
+SLOTS = (SLOT_UNSUBSCRIBE_URL, SLOT_PREFERENCES_URL)
+
+
+@dataclass(frozen=True)
+class ArticleContent:
+    """One article as the templates need it: clean HTML, plain text, absolute URLs."""
+
+    title: str
+    html: str
+    text: str
+    image_url: str = ""
+    image_alt: str = ""
+    link_url: str = ""
+    button_text: str = ""
+    author: str = ""
+
+
+@dataclass(frozen=True)
+class IssueContent:
+    """Everything an issue mail shows, as plain values (no database objects)."""
+
+    year: int
+    number: int
+    title: str
+    preheader: str
+    theme: str
+    intro_html: str
+    intro_text: str
+    articles: tuple[ArticleContent, ...]
+    web_url: str
+    references: tuple[str, ...] = field(default_factory=tuple)
+
+
+def render_issue(
+    env: SandboxedEnvironment, content: IssueContent, organisation: object, locale: str
+) -> RenderedEmail:
+    """Render an issue once into subject, HTML and text, with per-reader slots."""
+    return render_email(
+        env,
+        "issue",
+        {
+            "issue": content,
+            "organisation": organisation,
+            "locale": locale,
+            "unsubscribe_url": SLOT_UNSUBSCRIBE_URL,
+            "preferences_url": SLOT_PREFERENCES_URL,
+        },
+    )
+
+
+def personalise(email: RenderedEmail, values: dict[str, str]) -> RenderedEmail:
+    """Fill the slots of a frozen e-mail for one reader (plain string replacement)."""
+    html, text = email.html, email.text
+    for slot, value in values.items():
+        html = html.replace(slot, escape(value))
+        text = text.replace(slot, value)
+    return RenderedEmail(subject=email.subject, html=html, text=text)

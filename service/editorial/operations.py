@@ -1,0 +1,227 @@
+"""The rules of the editorial work: plan, write, review, approve, schedule.
+
+Operations change the session and flush; the caller (view, CLI) commits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from datetime import date, datetime
+
+from flask import current_app
+from flask_babel import force_locale, gettext, ngettext
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+
+from config import ROOT
+from service.editorial.models import (
+    EDITABLE,
+    Article,
+    Issue,
+    IssueStatus,
+    Theme,
+    User,
+    YearPlan,
+)
+from service.errors import Conflict, DomainError, NotFound
+from service.extensions import db
+from service.mail.message import RenderedEmail
+from service.markup import plain_text, render_markdown
+from service.organisation import current_identity
+from service.rendering import (
+    ArticleContent,
+    IssueContent,
+    make_email_environment,
+    render_issue,
+)
+from service.urls import absolute_url
+
+
+def slugify(text: str) -> str:
+    """Return a lower-case ASCII slug: "Armoede & schulden" -> "armoede-schulden"."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+    return slug[:80] or "nummer"
+
+
+def get_issue(issue_id: int) -> Issue:
+    """Return the issue or raise NotFound."""
+    issue = db.session.get(Issue, issue_id)
+    if issue is None:
+        raise NotFound(_("Dit nummer bestaat niet."))
+    return issue
+
+
+def year_plan(year: int) -> YearPlan:
+    """Return the plan of a year, creating it with the default target when new."""
+    plan = db.session.scalar(select(YearPlan).filter_by(year=year))
+    if plan is None:
+        plan = YearPlan(year=year, target_issues=current_app.config["ISSUES_PER_YEAR"])
+        db.session.add(plan)
+        db.session.flush()
+    return plan
+
+
+def issues_of(year: int) -> list[Issue]:
+    """Return the issues of a year in number order."""
+    query = select(Issue).filter_by(year=year).order_by(Issue.number)
+    return list(db.session.scalars(query))
+
+
+def plan_issue(
+    *,
+    year: int,
+    theme: Theme | None,
+    planned_date: date | None,
+    contribution_deadline: date | None,
+    title: str = "",
+) -> Issue:
+    """Add an issue to the year plan with the next free number."""
+    if planned_date and contribution_deadline and contribution_deadline > planned_date:
+        raise DomainError(
+            _("De deadline voor bijdragen moet vóór de verschijningsdatum liggen."),
+            field="contribution_deadline",
+        )
+    number = (
+        db.session.scalar(select(func.max(Issue.number)).filter_by(year=year)) or 0
+    ) + 1
+    issue = Issue(
+        year=year,
+        number=number,
+        theme=theme,
+        title=title,
+        slug=slugify(title) if title else "",
+        planned_date=planned_date,
+        contribution_deadline=contribution_deadline,
+    )
+    db.session.add(issue)
+    db.session.flush()
+    return issue
+
+
+def check_version(issue: Issue, based_on: int) -> None:
+    """Refuse a save that was based on an older version of the issue."""
+    if based_on != issue.version:
+        who = (
+            issue.last_editor.display_name if issue.last_editor else _("iemand anders")
+        )
+        raise StaleVersion(
+            _(
+                "%(who)s heeft dit nummer intussen gewijzigd. Uw tekst staat nog "
+                "hieronder; neem over wat u wilt houden en sla opnieuw op.",
+                who=who,
+            )
+        )
+
+
+class StaleVersion(Conflict):
+    """Another editor saved a newer version in the meantime."""
+
+
+def touch(issue: Issue, editor: User, now: datetime) -> list[str]:
+    """Record a change of the text; withdraw an approval it invalidates.
+
+    Returns the notices for the editor (e.g. that the approval was withdrawn).
+    """
+    if issue.status not in EDITABLE:
+        raise Conflict(_("Dit nummer kan niet meer worden gewijzigd."))
+    notices = []
+    if issue.status == IssueStatus.PLANNED:
+        issue.move_to(IssueStatus.DRAFT)
+    if issue.status in (IssueStatus.APPROVED, IssueStatus.SCHEDULED):
+        issue.move_to(IssueStatus.IN_REVIEW)
+        issue.approved_by_id = None
+        issue.approved_at = None
+        issue.approved_hash = None
+        issue.send_at = None
+        notices.append(
+            _(
+                "De goedkeuring is ingetrokken omdat de inhoud veranderde. "
+                "Een tweede redacteur moet opnieuw goedkeuren."
+            )
+        )
+    issue.version += 1
+    issue.last_editor_id = editor.id
+    issue.updated_at = now
+    return notices
+
+
+def _environment():  # noqa: ANN202 - the sandboxed e-mail environment, once per app
+    env = current_app.extensions.get("postbode_email_env")
+    if env is None:
+        env = make_email_environment(ROOT / "templates", gettext, ngettext)
+        current_app.extensions["postbode_email_env"] = env
+    return env
+
+
+def web_url(issue: Issue) -> str:
+    """Return the public archive address of an issue."""
+    return absolute_url(
+        "archive.issue",
+        year=issue.year,
+        number=issue.number,
+        slug=issue.slug or slugify(issue.title),
+    )
+
+
+def issue_content(issue: Issue) -> IssueContent:
+    """Return the plain values the templates need, Markdown rendered and cleaned."""
+    references: list[str] = []
+    intro_text = plain_text(issue.intro, references)
+    articles = []
+    for article in issue.articles:
+        articles.append(
+            ArticleContent(
+                title=article.title,
+                html=render_markdown(article.body),
+                text=plain_text(article.body, references),
+                image_url=absolute_url("media.file", filename=article.image.filename)
+                if article.image
+                else "",
+                image_alt=article.image_alt,
+                link_url=article.link_url,
+                button_text=article.button_text,
+                author=article.author,
+            )
+        )
+    return IssueContent(
+        year=issue.year,
+        number=issue.number,
+        title=issue.title,
+        preheader=issue.preheader,
+        theme=issue.theme.name if issue.theme else "",
+        intro_html=render_markdown(issue.intro),
+        intro_text=intro_text,
+        articles=tuple(articles),
+        web_url=web_url(issue),
+        references=tuple(references),
+    )
+
+
+def render(issue: Issue, locale: str | None = None) -> RenderedEmail:
+    """Render an issue into its frozen e-mail (subject, HTML, text with slots)."""
+    language = locale or current_app.config["DEFAULT_LOCALE"]
+    with force_locale(language):
+        return render_issue(
+            _environment(), issue_content(issue), current_identity(), language
+        )
+
+
+def content_hash(email: RenderedEmail) -> str:
+    """Return the sha256 of what readers would get: subject, HTML and text."""
+    digest = hashlib.sha256()
+    for part in (email.subject, email.html, email.text):
+        digest.update(part.encode("utf-8"))
+        digest.update(b"\x00")
+    return digest.hexdigest()
+
+
+def add_article(issue: Issue, editor: User, now: datetime, **values: object) -> Article:
+    """Append an article to an issue."""
+    touch(issue, editor, now)
+    article = Article(position=len(issue.articles), **values)
+    issue.articles.append(article)
+    db.session.flush()
+    return article
