@@ -225,3 +225,95 @@ def add_article(issue: Issue, editor: User, now: datetime, **values: object) -> 
     issue.articles.append(article)
     db.session.flush()
     return article
+
+
+def submit_for_review(issue: Issue, editor: User, now: datetime) -> None:
+    """Offer a draft to the other editors for approval."""
+    if not issue.title.strip():
+        raise DomainError(_("Geef het nummer eerst een titel."), field="title")
+    if not issue.articles:
+        raise DomainError(_("Een nummer heeft ten minste één artikel nodig."))
+    issue.move_to(IssueStatus.IN_REVIEW)
+    issue.updated_at = now
+    if issue.last_editor_id is None:
+        issue.last_editor_id = editor.id
+
+
+class FourEyes(DomainError):
+    """The editor who last changed an issue cannot approve it."""
+
+    status = 403
+
+
+def approve(issue: Issue, approver: User, now: datetime) -> None:
+    """Approve exactly the current content, as an editor who did not last change it."""
+    if issue.status != IssueStatus.IN_REVIEW:
+        raise Conflict(
+            _("Alleen een nummer dat ter controle ligt kan worden goedgekeurd.")
+        )
+    if issue.last_editor_id == approver.id:
+        raise FourEyes(
+            _(
+                "U heeft dit nummer als laatste gewijzigd. Een andere redacteur moet "
+                "het goedkeuren (vier ogen)."
+            )
+        )
+    issue.move_to(IssueStatus.APPROVED)
+    issue.approved_by_id = approver.id
+    issue.approved_at = now
+    issue.approved_hash = content_hash(render(issue))
+
+
+def approval_is_current(issue: Issue) -> bool:
+    """Tell whether the approved hash still matches what the issue renders to now."""
+    return bool(issue.approved_hash) and issue.approved_hash == content_hash(
+        render(issue)
+    )
+
+
+def schedule(
+    issue: Issue,
+    *,
+    send_at: datetime,
+    lists: list,
+    editor: User,
+    now: datetime,
+) -> None:
+    """Plan an approved issue for `send_at` (UTC) to the members of `lists`."""
+    from service.editorial.models import IssueAudience
+
+    if issue.status not in (IssueStatus.APPROVED, IssueStatus.SCHEDULED):
+        raise Conflict(_("Alleen een goedgekeurd nummer kan worden ingepland."))
+    if not approval_is_current(issue):
+        raise Conflict(
+            _(
+                "De inhoud is veranderd sinds de goedkeuring. "
+                "Laat het opnieuw goedkeuren."
+            )
+        )
+    if send_at <= now:
+        raise DomainError(_("Kies een moment in de toekomst."), field="send_at")
+    if not lists:
+        raise DomainError(_("Kies ten minste één lijst."), field="lists")
+    issue.move_to(IssueStatus.SCHEDULED)
+    issue.send_at = send_at
+    issue.audience = [IssueAudience(list_id=item.id) for item in lists]
+    issue.updated_at = now
+    if issue.last_editor_id is None:
+        issue.last_editor_id = editor.id
+
+
+def unschedule(issue: Issue) -> None:
+    """Take a scheduled issue off the clock; it stays approved."""
+    if issue.status != IssueStatus.SCHEDULED:
+        raise Conflict(_("Dit nummer is niet ingepland."))
+    issue.move_to(IssueStatus.APPROVED)
+    issue.send_at = None
+
+
+def cancel(issue: Issue) -> None:
+    """Cancel an issue that has not started sending."""
+    if issue.status in (IssueStatus.SENDING, IssueStatus.SENT):
+        raise Conflict(_("Een nummer dat verstuurd wordt of is, kan niet vervallen."))
+    issue.move_to(IssueStatus.CANCELLED)
+    issue.send_at = None
