@@ -140,6 +140,7 @@ def register_blueprints(app: Flask) -> None:
     """Attach the public pages, the admin and the health check."""
     from service.archive.views import bp as archive_bp
     from service.editorial.media import bp as media_bp
+    from service.editorial.review_views import bp as review_bp
     from service.editorial.views import bp as accounts_bp
     from service.mail.views import bp as outbox_bp
     from service.subscribers.admin import bp as subscribers_admin_bp
@@ -151,6 +152,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(outbox_bp)
     app.register_blueprint(archive_bp)
     app.register_blueprint(media_bp)
+    app.register_blueprint(review_bp)
     public(app.view_functions["static"])
 
     @app.get("/healthz")

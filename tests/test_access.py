@@ -31,6 +31,7 @@ ACCESS = {
     "accounts.account": {"admin", "editor", "correspondent"},
     "outbox.*": {"admin", "editor"},
     "subscribers_admin.*": {"admin", "editor"},
+    "review.*": {"admin", "editor"},
 }
 
 
