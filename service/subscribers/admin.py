@@ -2,30 +2,276 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request
-from sqlalchemy import or_, select
+import tempfile
 
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user
+from wtforms import SelectChoice
+
+from service import audit
+from service.db import utcnow
+from service.errors import DomainError
 from service.extensions import db
+from service.organisation import current_identity
 from service.security import STAFF, roles
-from service.subscribers.models import Subscriber
+from service.subscribers import export, importer, notices, operations
+from service.subscribers.forms import (
+    AddSubscriberForm,
+    ButtonForm,
+    EraseSubscriberForm,
+    ExportForm,
+    ImportForm,
+    SubscriberFilterForm,
+)
+from service.subscribers.models import MailingList, Subscriber
 
 bp = Blueprint("subscribers_admin", __name__, url_prefix="/admin/subscribers")
 
 PAGE_SIZE = 50
 
 
+def _actor() -> str:
+    """Return the current account as "Name <email>", as audit and consent record it."""
+    return f"{current_user.display_name} <{current_user.email}>"
+
+
+def _reader(subscriber_id: int) -> Subscriber:
+    subscriber = db.session.get(Subscriber, subscriber_id)
+    if subscriber is None:
+        abort(404)
+    return subscriber
+
+
+def _list_choices() -> list[SelectChoice]:
+    return [SelectChoice(m.id, m.name) for m in operations.all_lists()]
+
+
+def _filters(values: dict[str, str]) -> operations.SubscriberFilter:
+    """Read the filters from the query string or the export form."""
+    raw_list = (values.get("list_id") or "").strip()
+    return operations.SubscriberFilter(
+        q=(values.get("q") or "").strip()[:200],
+        status=(values.get("status") or "").strip(),
+        list_id=int(raw_list) if raw_list.isdigit() else None,
+        province=(values.get("province") or "").strip(),
+    )
+
+
 @bp.get("/")
 @roles(*STAFF)
 def index() -> str:
-    """A searchable list of readers."""
-    query = select(Subscriber).order_by(Subscriber.created_at.desc())
-    term = (request.args.get("q") or "").strip()
-    if term:
-        like = f"%{term.lower()}%"
-        query = query.where(
-            or_(Subscriber.email.like(like), Subscriber.name.ilike(like))
-        )
-    subscribers = db.paginate(query, per_page=PAGE_SIZE, error_out=False)
-    return render_template(
-        "admin/subscribers/index.html", subscribers=subscribers, q=term
+    """A searchable, filterable, paginated list of readers."""
+    form = SubscriberFilterForm(request.args)
+    lists = operations.all_lists()
+    form.list_id.choices = [SelectChoice("", _("alle"))] + [
+        SelectChoice(str(m.id), m.name) for m in lists
+    ]
+    form.province.choices = [SelectChoice("", _("alle"))] + [
+        SelectChoice(p, p) for p in operations.provinces_in_use()
+    ]
+    wanted = _filters(request.args)
+    subscribers = db.paginate(
+        operations.search_subscribers(wanted), per_page=PAGE_SIZE, error_out=False
     )
+    arguments = {k: v for k, v in request.args.items() if k != "page" and v}
+    return render_template(
+        "admin/subscribers/index.html",
+        form=form,
+        subscribers=subscribers,
+        arguments=arguments,
+        export_form=ExportForm(data=request.args),
+    )
+
+
+@bp.get("/<int:subscriber_id>")
+@roles(*STAFF)
+def show(subscriber_id: int) -> str:
+    """One reader: profile, lists, the consent history and what happened."""
+    subscriber = _reader(subscriber_id)
+    return render_template(
+        "admin/subscribers/show.html",
+        subscriber=subscriber,
+        button=ButtonForm(),
+        erase_form=EraseSubscriberForm(),
+    )
+
+
+@bp.route("/add", methods=["GET", "POST"])
+@roles(*STAFF)
+def add() -> str | tuple[str, int] | Response:
+    """Add a reader by hand; the editor attests the consent, or a mail asks for it."""
+    form = AddSubscriberForm()
+    form.lists.choices = _list_choices()
+    if form.validate_on_submit():
+        source = (form.consent_source.data or "").strip() if form.attest.data else ""
+        try:
+            outcome = operations.add_subscriber(
+                email=form.email.data,
+                name=form.name.data or "",
+                province=form.province.data or "",
+                lists=operations.lists_by_ids(form.lists.data or []),
+                locale=current_app.config["DEFAULT_LOCALE"],
+                consent_source=source or None,
+                attested_by=_actor(),
+                org_name=current_identity().name,
+                now=utcnow(),
+            )
+        except DomainError as error:
+            db.session.rollback()
+            getattr(form, error.field or "email").errors.append(error.message)
+        else:
+            subscriber = outcome.subscriber
+            assert subscriber is not None
+            audit.record(_actor(), "subscriber.add", f"subscriber #{subscriber.id}")
+            db.session.commit()
+            if outcome.send_confirmation:
+                notices.send_confirmation(subscriber)
+                flash(_("Toegevoegd; er is een bevestigingsmail verstuurd."), "success")
+            else:
+                flash(_("Toegevoegd."), "success")
+            return redirect(url_for(".show", subscriber_id=subscriber.id))
+    status = 422 if form.errors else 200
+    return render_template("admin/subscribers/add.html", form=form), status
+
+
+@bp.post("/<int:subscriber_id>/unsubscribe")
+@roles(*STAFF)
+def unsubscribe(subscriber_id: int) -> Response:
+    """Take a reader off one list, or off all of them."""
+    subscriber = _reader(subscriber_id)
+    if not ButtonForm().validate_on_submit():
+        abort(400)
+    raw_list = request.form.get("list_id", "")
+    list_id = int(raw_list) if raw_list.isdigit() else None
+    left = operations.unsubscribe(subscriber, utcnow(), list_id=list_id, via="admin")
+    audit.record(
+        _actor(), "subscriber.unsubscribe", f"subscriber #{subscriber.id}", lists=left
+    )
+    db.session.commit()
+    flash(_("Afgemeld."), "success")
+    return redirect(url_for(".show", subscriber_id=subscriber.id))
+
+
+@bp.post("/<int:subscriber_id>/erase")
+@roles(*STAFF)
+def erase(subscriber_id: int) -> str | tuple[str, int] | Response:
+    """Erase a reader after a deliberate tick; only a hashed suppression remains."""
+    subscriber = _reader(subscriber_id)
+    form = EraseSubscriberForm()
+    if not form.validate_on_submit():
+        return render_template(
+            "admin/subscribers/show.html",
+            subscriber=subscriber,
+            button=ButtonForm(),
+            erase_form=form,
+        ), 422
+    # The audit log names the row, never the address of someone erased.
+    audit.record(_actor(), "subscriber.erase", f"subscriber #{subscriber.id}")
+    operations.erase_subscriber(subscriber)
+    db.session.commit()
+    flash(_("De lezer is gewist."), "success")
+    return redirect(url_for(".index"))
+
+
+@bp.route("/import", methods=["GET", "POST"])
+@roles(*STAFF)
+def import_file() -> str | tuple[str, int]:
+    """Upload a CSV file; show what was imported and every line that was not."""
+    form = ImportForm()
+    form.list_id.choices = _list_choices()
+    if not form.validate_on_submit():
+        status = 422 if form.errors else 200
+        return render_template("admin/subscribers/import.html", form=form), status
+    mailing_list = db.session.get(MailingList, form.list_id.data)
+    if mailing_list is None:
+        abort(400)
+    upload = form.file.data
+    source = (form.consent_source.data or "").strip() if form.attest.data else ""
+    settings = importer.ImportSettings(
+        mailing_list=mailing_list,
+        attested_by=_actor(),
+        consent_source=source or None,
+        file_name=upload.filename or "upload.csv",
+        org_name=current_identity().name,
+        locale=current_app.config["DEFAULT_LOCALE"],
+        now=utcnow(),
+    )
+    report = importer.ImportReport()
+    mailed = 0
+    text = importer.text_stream(upload.stream)
+    try:
+        for to_mail in importer.import_batches(
+            importer.read_rows(text), settings, report
+        ):
+            db.session.commit()
+            mailed += importer.send_confirmations(to_mail)
+    except DomainError as error:
+        db.session.rollback()
+        form.file.errors.append(error.message)
+        return render_template("admin/subscribers/import.html", form=form), 422
+    audit.record(
+        _actor(),
+        "import.subscribers",
+        mailing_list.slug,
+        file=settings.file_name,
+        imported=report.imported,
+        added=report.added,
+        already=report.already,
+        skipped=report.skipped,
+        consent_source=settings.consent_source,
+    )
+    db.session.commit()
+    return render_template(
+        "admin/subscribers/import.html",
+        form=form,
+        report=report,
+        problems=sorted(report.problems, key=lambda p: p.line),
+        mailing_list=mailing_list,
+        mailed=mailed,
+    )
+
+
+@bp.post("/export")
+@roles(*STAFF)
+def export_csv() -> Response:
+    """Download the readers of the current filter as CSV; the export is audited."""
+    form = ExportForm()
+    if not form.validate_on_submit():
+        abort(400)
+    wanted = _filters(request.form)
+    mailing_list = (
+        db.session.get(MailingList, wanted.list_id) if wanted.list_id else None
+    )
+    query = operations.search_subscribers(wanted)
+    count = export.count_rows(query)
+    audit.record(
+        _actor(),
+        "export.subscribers",
+        mailing_list.slug if mailing_list else "all",
+        rows=count,
+        q=wanted.q or None,
+        status=wanted.status or None,
+        province=wanted.province or None,
+    )
+    db.session.commit()
+    name = f"lezers-{mailing_list.slug if mailing_list else 'selectie'}.csv"
+    # Written to a spooled file (memory up to 1 MB, then disk) inside the request,
+    # so a large export neither fills memory nor needs the database afterwards.
+    spool = tempfile.SpooledTemporaryFile(max_size=1024 * 1024)
+    spool.write(b"\xef\xbb\xbf")  # the BOM tells spreadsheets the file is UTF-8
+    for line in export.export_lines(query, mailing_list):
+        spool.write(line.encode("utf-8"))
+    spool.seek(0)
+    return send_file(spool, mimetype="text/csv", as_attachment=True, download_name=name)
