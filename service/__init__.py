@@ -139,6 +139,8 @@ def register_i18n(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     """Attach the public pages, the admin and the health check."""
     from service.archive.views import bp as archive_bp
+    from service.editorial.contribution_views import bp as contributions_bp
+    from service.editorial.issue_views import bp as issues_bp
     from service.editorial.media import bp as media_bp
     from service.editorial.review_views import bp as review_bp
     from service.editorial.views import bp as accounts_bp
@@ -153,6 +155,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(archive_bp)
     app.register_blueprint(media_bp)
     app.register_blueprint(review_bp)
+    app.register_blueprint(contributions_bp)
+    app.register_blueprint(issues_bp)
     public(app.view_functions["static"])
 
     @app.get("/healthz")

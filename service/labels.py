@@ -11,6 +11,19 @@ LABELS = {
     "unsubscribed": _l("afgemeld"),
     "bounced": _l("onbestelbaar"),
     "complained": _l("klacht (spam)"),
+    # issue statuses
+    "planned": _l("gepland"),
+    "draft": _l("in bewerking"),
+    "in_review": _l("ter controle"),
+    "approved": _l("goedgekeurd"),
+    "scheduled": _l("ingepland"),
+    "sending": _l("wordt verstuurd"),
+    "sent": _l("verstuurd"),
+    "cancelled": _l("vervallen"),
+    # contribution statuses
+    "submitted": _l("ingediend"),
+    "accepted": _l("overgenomen"),
+    "returned": _l("teruggestuurd"),
     # roles
     "admin": _l("beheerder"),
     "editor": _l("redacteur"),

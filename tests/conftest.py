@@ -90,20 +90,28 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def postgres_schema(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """Recreate the PostgreSQL test schema from the migrations, once per run."""
-    url = postgres_url()
-    engine = create_engine(url)
-    with engine.begin() as connection:
-        connection.execute(text("DROP SCHEMA public CASCADE"))
-        connection.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
+def postgres_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Migrate a schema of this run's own in the PostgreSQL test database.
+
+    A schema per run (dropped at the end) leaves the database's other schemas alone
+    and lets two test runs share one server without touching each other's rows.
+    """
+    schema = f"postbode_test_{os.getpid()}"
+    server = create_engine(postgres_url())
+    with server.begin() as connection:
+        connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        connection.execute(text(f"CREATE SCHEMA {schema}"))
+    separator = "&" if "?" in postgres_url() else "?"
+    url = f"{postgres_url()}{separator}options=-csearch_path%3D{schema}"
     folder = tmp_path_factory.mktemp("pg")
     app = create_app(settings(folder, url), environ={}, instance_path=folder)
     with app.app_context():
         upgrade()
         db.engine.dispose()
-    return url
+    yield url
+    with server.begin() as connection:
+        connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+    server.dispose()
 
 
 def _truncate_all(url: str) -> None:

@@ -317,3 +317,131 @@ def cancel(issue: Issue) -> None:
         raise Conflict(_("Een nummer dat verstuurd wordt of is, kan niet vervallen."))
     issue.move_to(IssueStatus.CANCELLED)
     issue.send_at = None
+
+
+def save_issue(
+    issue: Issue,
+    editor: User,
+    now: datetime,
+    *,
+    based_on: int,
+    title: str,
+    preheader: str,
+    intro: str,
+    theme: Theme | None,
+    planned_date: date | None,
+    contribution_deadline: date | None,
+) -> list[str]:
+    """Save the issue's own text when it was based on the current version."""
+    check_version(issue, based_on)
+    if planned_date and contribution_deadline and contribution_deadline > planned_date:
+        raise DomainError(
+            _("De deadline voor bijdragen moet vóór de verschijningsdatum liggen."),
+            field="contribution_deadline",
+        )
+    changed = (issue.title, issue.preheader, issue.intro, issue.theme_id) != (
+        title,
+        preheader,
+        intro,
+        theme.id if theme else None,
+    )
+    issue.planned_date = planned_date
+    issue.contribution_deadline = contribution_deadline
+    if not changed:
+        return []
+    notices = touch(issue, editor, now)
+    issue.title = title.strip()
+    issue.slug = slugify(issue.title) if issue.title else ""
+    issue.preheader = preheader.strip()
+    issue.intro = intro
+    issue.theme = theme
+    db.session.flush()
+    return notices
+
+
+def save_article(
+    article: Article,
+    editor: User,
+    now: datetime,
+    *,
+    based_on: int,
+    **values: object,
+) -> list[str]:
+    """Save one article when the editor started from the issue's current version."""
+    issue = article.issue
+    check_version(issue, based_on)
+    notices = touch(issue, editor, now)
+    for name, value in values.items():
+        setattr(article, name, value)
+    db.session.flush()
+    return notices
+
+
+def _renumber(issue: Issue) -> None:
+    for position, article in enumerate(issue.articles):
+        article.position = position
+
+
+def move_article(article: Article, step: int, editor: User, now: datetime) -> list[str]:
+    """Move an article up (-1) or down (+1) in its issue."""
+    issue = article.issue
+    articles = list(issue.articles)
+    index = articles.index(article)
+    target = max(0, min(len(articles) - 1, index + step))
+    if target == index:
+        return []
+    notices = touch(issue, editor, now)
+    articles.insert(target, articles.pop(index))
+    for position, item in enumerate(articles):
+        item.position = position
+    db.session.flush()
+    db.session.refresh(issue, ["articles"])
+    return notices
+
+
+def duplicate_article(article: Article, editor: User, now: datetime) -> Article:
+    """Place a copy of an article right after it."""
+    issue = article.issue
+    touch(issue, editor, now)
+    copy = Article(
+        title=_("%(title)s (kopie)", title=article.title)[:200],
+        body=article.body,
+        image_id=article.image_id,
+        image_alt=article.image_alt,
+        link_url=article.link_url,
+        button_text=article.button_text,
+        author=article.author,
+    )
+    issue.articles.insert(issue.articles.index(article) + 1, copy)
+    _renumber(issue)
+    db.session.flush()
+    return copy
+
+
+def remove_article(article: Article, editor: User, now: datetime) -> list[str]:
+    """Take an article out of its issue."""
+    issue = article.issue
+    notices = touch(issue, editor, now)
+    issue.articles.remove(article)
+    _renumber(issue)
+    db.session.flush()
+    return notices
+
+
+def save_theme(theme: Theme | None, *, name: str, description: str) -> Theme:
+    """Create or change a theme; its slug follows the name until first saved."""
+    if theme is None:
+        slug = slugify(name)
+        if db.session.scalar(select(Theme.id).filter_by(slug=slug)) is not None:
+            raise Conflict(_("Er bestaat al een thema met deze naam."), field="name")
+        theme = Theme(slug=slug)
+        db.session.add(theme)
+    theme.name = name.strip()
+    theme.description = description
+    db.session.flush()
+    return theme
+
+
+def themes() -> list[Theme]:
+    """Return all themes by name."""
+    return list(db.session.scalars(select(Theme).order_by(Theme.name)))
