@@ -114,10 +114,12 @@ def urls_command() -> None:
 
 def register(app: Flask) -> None:
     """Attach the command groups to the app."""
+    from service.editorial.cli import issues
     from service.subscribers.cli import subscribers
 
     app.cli.add_command(users)
     app.cli.add_command(subscribers)
     app.cli.add_command(outbox)
+    app.cli.add_command(issues)
     app.cli.add_command(demo_command)
     app.cli.add_command(urls_command)

@@ -16,7 +16,7 @@ from flask_login import current_user, login_user, logout_user
 from sqlalchemy import func, select
 
 from service.db import utcnow
-from service.editorial import accounts
+from service.editorial import accounts, contributions
 from service.editorial.forms import LoginForm, PasswordForm
 from service.errors import DomainError
 from service.extensions import db, limiter
@@ -96,6 +96,9 @@ def dashboard() -> str:
         lists=lists,
         list_counts=list_counts,
         show_subscribers=current_user.role in STAFF,
+        open_issues=[]
+        if current_user.role in STAFF
+        else contributions.open_issues(utcnow()),
     )
 
 
