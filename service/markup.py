@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import html as html_module
 import re
+import textwrap
+from functools import lru_cache
 
 import nh3
 from markdown_it import MarkdownIt
@@ -45,8 +47,13 @@ def _shift_headings(html: str) -> str:
     return _HEADING.sub(shift, html)
 
 
+@lru_cache(maxsize=1024)
 def render_markdown(text: str) -> str:
-    """Return clean HTML for Markdown typed by an editor or correspondent."""
+    """Return clean HTML for Markdown typed by an editor or correspondent.
+
+    Pure, so cached: an issue is rendered again for its preview, its checks, its
+    approval hash and its send, and an unchanged article need not be parsed again.
+    """
     return clean_html(_shift_headings(_markdown.render(text or "")))
 
 
@@ -73,5 +80,24 @@ def plain_text(text: str, references: list[str] | None = None) -> str:
     html = re.sub(r"<h[34]>(.*?)</h[34]>", lambda m: m.group(1).upper() + "\n", html)
     html = re.sub(r"</(p|ul|ol|blockquote|pre)>|<br>|<hr>", "\n", html)
     text_only = html_module.unescape(nh3.clean(html, tags=set()))
-    lines = [line.rstrip() for line in text_only.splitlines()]
+    lines = [_wrap(line.rstrip()) for line in text_only.splitlines()]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+#: plain-text lines are wrapped for reading, as mail programs show them as they are
+WIDTH = 72
+
+
+def _wrap(line: str) -> str:
+    indent = "  " if line.startswith("- ") else ""
+    return (
+        textwrap.fill(
+            line,
+            WIDTH,
+            subsequent_indent=indent,
+            break_long_words=False,
+            break_on_hyphens=False,
+        )
+        if line
+        else line
+    )
