@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import date, datetime
 from xml.etree import ElementTree
 
+from flask import Flask, render_template
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from service.archive.operations import latest_sent_issue
 from service.demo import seed_demo
 from service.editorial.models import Article, Issue, IssueStatus, Theme
 from service.extensions import db
@@ -236,3 +238,14 @@ def test_the_demo_seeded_archive_shows_the_sent_issue_and_not_the_draft(
     assert len(first.articles) == 3
     assert first.articles[0].title in issue_page.get_data(as_text=True)
     assert client.get(f"/themes/{first.theme.slug}").status_code == 200
+
+
+def test_the_home_page_teaser_shows_the_newest_sent_issue(app: Flask) -> None:
+    make_issue(1, "Ouder nummer")
+    make_issue(2, "Nieuwste nummer")
+    make_issue(3, "Nog een concept", status=IssueStatus.DRAFT)
+    with app.test_request_context("/"):
+        html = render_template("archive/_teaser.html", latest=latest_sent_issue())
+        assert 'href="/archive/2026/2-nieuwste-nummer"' in html
+        assert "Ouder nummer" not in html and "concept" not in html
+        assert render_template("archive/_teaser.html", latest=None).strip() == ""
