@@ -525,116 +525,142 @@ def _insert_new(
     rows: list[Row], settings: ImportSettings, shown_hash: str
 ) -> list[int]:
     """Insert new readers, their membership and consent record in three statements."""
-    now = settings.now
     confirmed = settings.consent_source is not None
-    subscriber_rows = [
-        {
-            "uid": new_uid(),
-            "email": row.email,
-            "name": row.name,
-            "status": SubscriberStatus.ACTIVE
-            if confirmed
-            else SubscriberStatus.PENDING,
-            "locale": settings.locale,
-            "attributes": {"province": row.province} if row.province else {},
-            "province": row.province,
-            "created_at": now,
-            "updated_at": now,
-            "confirmation_sent_at": None if confirmed else now,
-            "confirmation_nonce": None if confirmed else secrets.token_urlsafe(12),
-        }
-        for row in rows
-    ]
-    insert_many(SUBSCRIBERS, subscriber_rows)
+    mailing_list = settings.mailing_list
+    readers = BulkInsert(SUBSCRIBERS, SUBSCRIBER_KEYS)
+    now = readers.bind("created_at", settings.now)
+    status = SubscriberStatus.ACTIVE if confirmed else SubscriberStatus.PENDING
+    sent_at = None if confirmed else now
+    attributes: dict[str, object] = {}  #: province -> bound JSON, few distinct ones
+    for row in rows:
+        if row.province not in attributes:
+            value = {"province": row.province} if row.province else {}
+            attributes[row.province] = readers.bind("attributes", value)
+    readers.run(
+        [
+            (
+                new_uid(),
+                row.email,
+                row.name,
+                status,
+                settings.locale,
+                attributes[row.province],
+                row.province,
+                now,
+                now,
+                sent_at,
+                None if confirmed else secrets.token_urlsafe(12),
+            )
+            for row in rows
+        ]
+    )
     inserted = db.session.execute(
         select(Subscriber.email, Subscriber.id).where(
             Subscriber.email.in_([row.email for row in rows])
         )
     )
     ids = {address: subscriber_id for address, subscriber_id in inserted}
-    mailing_list = settings.mailing_list
-    membership_status = (
-        MembershipStatus.ACTIVE if confirmed else MembershipStatus.PENDING
+    subscriber_ids = [ids[row.email] for row in rows]
+
+    membership = (
+        mailing_list.id,
+        MembershipStatus.ACTIVE if confirmed else MembershipStatus.PENDING,
+        now,
+        now if confirmed else None,
     )
-    insert_many(
-        MEMBERSHIPS,
-        [
-            {
-                "subscriber_id": ids[row.email],
-                "list_id": mailing_list.id,
-                "status": membership_status,
-                "created_at": now,
-                "confirmed_at": now if confirmed else None,
-            }
-            for row in rows
-        ],
+    BulkInsert(MEMBERSHIPS, MEMBERSHIP_KEYS).run(
+        [(subscriber_id, *membership) for subscriber_id in subscriber_ids]
     )
-    source = (settings.consent_source or _pending_source(settings))[:500]
-    insert_many(
-        CONSENT_RECORDS,
-        [
-            {
-                "subscriber_id": ids[row.email],
-                "list_id": mailing_list.id,
-                "list_name": mailing_list.name,
-                "text_version": CURRENT_VERSION,
-                "text_hash": shown_hash,
-                "source": source,
-                "method": ConsentMethod.IMPORT
-                if confirmed
-                else ConsentMethod.DOUBLE_OPT_IN,
-                "attested_by": settings.attested_by,
-                "requested_at": now,
-                "confirmed_at": now if confirmed else None,
-                "confirmation_method": "import" if confirmed else None,
-            }
-            for row in rows
-        ],
+    record = (
+        mailing_list.id,
+        mailing_list.name,
+        CURRENT_VERSION,
+        shown_hash,
+        (settings.consent_source or _pending_source(settings))[:500],
+        ConsentMethod.IMPORT if confirmed else ConsentMethod.DOUBLE_OPT_IN,
+        settings.attested_by,
+        now,
+        now if confirmed else None,
+        "import" if confirmed else None,
     )
-    return [] if confirmed else [ids[row.email] for row in rows]
+    BulkInsert(CONSENT_RECORDS, CONSENT_KEYS).run(
+        [(subscriber_id, *record) for subscriber_id in subscriber_ids]
+    )
+    return [] if confirmed else subscriber_ids
 
 
-def insert_many(table: Table, rows: list[dict[str, Any]]) -> None:
-    """Insert rows with one DBAPI executemany, binding values as SQLAlchemy would.
+#: the columns _insert_new gives, in the order of its tuples
+SUBSCRIBER_KEYS = (
+    "uid",
+    "email",
+    "name",
+    "status",
+    "locale",
+    "attributes",
+    "province",
+    "created_at",
+    "updated_at",
+    "confirmation_sent_at",
+    "confirmation_nonce",
+)
+MEMBERSHIP_KEYS = ("subscriber_id", "list_id", "status", "created_at", "confirmed_at")
+CONSENT_KEYS = (
+    "subscriber_id",
+    "list_id",
+    "list_name",
+    "text_version",
+    "text_hash",
+    "source",
+    "method",
+    "attested_by",
+    "requested_at",
+    "confirmed_at",
+    "confirmation_method",
+)
+
+
+class BulkInsert:
+    """One table's INSERT, compiled once, run as a single DBAPI executemany.
 
     `session.execute(insert(table), rows)` builds every row's parameters through
-    the compiler, which costs three to four times the database's own work at this
-    size. Here the statement is compiled once, each column's bind processor (dates
-    on SQLite, JSON) is applied directly, and equal values are processed once.
-    Every column must be given: Python-side defaults are not applied.
+    the compiler, which costs three to four times the database's own work at
+    this size. Here values are bound by the caller through `bind` (dates on
+    SQLite, JSON) once per distinct value, and rows are plain tuples in `keys`
+    order. Every column must be given: Python-side defaults are not applied.
     """
-    connection = db.session.connection()
-    dialect = connection.dialect
-    keys = list(rows[0])
-    compiled = insert(table).compile(dialect=dialect, column_keys=keys)
-    order = list(compiled.positiontup or ()) if compiled.positional else keys
-    processors = [
-        (index, process)
-        for index, key in enumerate(order)
-        if (process := table.c[key].type.dialect_impl(dialect).bind_processor(dialect))
-    ]
-    memo: dict[tuple[int, object], object] = {}
-    pick = itemgetter(*order)
-    params: list[Any] = []
-    for row in rows:
-        values = list(pick(row)) if len(order) > 1 else [pick(row)]
-        for index, process in processors:
-            value = values[index]
-            if value is None:
-                continue
-            if isinstance(value, dict):
-                values[index] = process(value)
-                continue
-            key = (index, value)
-            if key not in memo:
-                memo[key] = process(value)
-            values[index] = memo[key]
-        params.append(
-            tuple(values)
-            if compiled.positional
-            else dict(zip(order, values, strict=True))
+
+    def __init__(self, table: Table, keys: tuple[str, ...]) -> None:
+        self.connection = db.session.connection()
+        dialect = self.connection.dialect
+        self.table = table
+        self.keys = keys
+        self.compiled = insert(table).compile(dialect=dialect, column_keys=list(keys))
+        self.dialect = dialect
+        order = tuple(self.compiled.positiontup or ())
+        #: positions to reorder tuples into the statement's order, when it differs
+        self.reorder = (
+            itemgetter(*(keys.index(key) for key in order))
+            if self.compiled.positional and order != keys
+            else None
         )
-    connection.exec_driver_sql(str(compiled), params)
+
+    def bind(self, key: str, value: object) -> object:
+        """Return a value as the database driver takes it for this column."""
+        column_type = self.table.c[key].type.dialect_impl(self.dialect)
+        process = column_type.bind_processor(self.dialect)
+        return process(value) if process and value is not None else value
+
+    def run(self, rows: list[tuple]) -> None:
+        """Insert the rows (tuples in `keys` order, values already bound)."""
+        if not rows:
+            return
+        if not self.compiled.positional:
+            params: list[Any] = [dict(zip(self.keys, row, strict=True)) for row in rows]
+        elif self.reorder is not None:
+            params = [self.reorder(row) for row in rows]
+        else:
+            params = rows
+        self.connection.exec_driver_sql(str(self.compiled), params)
 
 
 def send_confirmations(subscriber_ids: list[int]) -> int:
