@@ -344,9 +344,9 @@ def _moment_warnings(moment: datetime) -> list[str]:
     if holiday:
         warnings.append(
             _(
-                "%(day)s is een feestdag (%(holiday)s): veel lezers kijken dan niet "
-                "in hun mail.",
-                day=moment.strftime("%d-%m-%Y"),
+                "Op %(day)s is het %(holiday)s, een feestdag: veel lezers kijken dan "
+                "niet in hun mail.",
+                day=format_datetime(moment, "EEEE d MMMM", locale=str(get_locale())),
                 holiday=holiday,
             )
         )
@@ -359,6 +359,37 @@ def _moment_warnings(moment: datetime) -> list[str]:
             )
         )
     return warnings
+
+
+def _schedule_at(
+    issue: Issue, form: ScheduleForm, moment: datetime, lists: list[MailingList]
+) -> Response | None:
+    """Schedule the issue; return where to go next, or None to show the form again."""
+    chosen = [item for item in lists if item.id in form.lists.data]
+    send_at = moment.astimezone(UTC).replace(tzinfo=None)
+    try:
+        operations.schedule(
+            issue, send_at=send_at, lists=chosen, editor=current_user, now=utcnow()
+        )
+    except DomainError as error:
+        db.session.rollback()
+        target = {"send_at": form.day, "lists": form.lists}.get(error.field or "")
+        if target is None:  # not approved (any more): the preview says why
+            flash(error.message, "error")
+            return _back(issue)
+        target.errors = [*target.errors, error.message]
+        return None
+    audit.record(
+        _actor(),
+        "issue.schedule",
+        issue.label,
+        issue_id=issue.id,
+        send_at=send_at.isoformat(),
+        lists=[item.slug for item in chosen],
+    )
+    db.session.commit()
+    flash(_("Ingepland voor %(moment)s.", moment=spoken_moment(moment)), "success")
+    return _back(issue)
 
 
 @bp.route("/<int:issue_id>/schedule", methods=["GET", "POST"])
@@ -380,50 +411,19 @@ def schedule(issue_id: int) -> Response | tuple[str, int]:
     moment: datetime | None = None
     if form.day.data and form.clock.data:
         moment = datetime.combine(form.day.data, form.clock.data, tzinfo=_zone())
-        warnings = _moment_warnings(moment)
-    if form.validate_on_submit() and moment is not None:
-        if warnings and not form.anyway.data:
-            form.anyway.errors = [
-                _("Vink dit aan als u toch op dit moment wilt versturen.")
-            ]
-        else:
-            chosen = [item for item in lists if item.id in form.lists.data]
-            send_at = moment.astimezone(UTC).replace(tzinfo=None)
-            try:
-                operations.schedule(
-                    issue,
-                    send_at=send_at,
-                    lists=chosen,
-                    editor=current_user,
-                    now=utcnow(),
-                )
-            except DomainError as error:
-                db.session.rollback()
-                target = {"send_at": form.day, "lists": form.lists}.get(
-                    error.field or ""
-                )
-                if target is None:
-                    flash(error.message, "error")
-                    return _back(issue)
-                target.errors = [*target.errors, error.message]
-            else:
-                audit.record(
-                    _actor(),
-                    "issue.schedule",
-                    issue.label,
-                    issue_id=issue.id,
-                    send_at=send_at.isoformat(),
-                    lists=[item.slug for item in chosen],
-                )
-                db.session.commit()
-                flash(
-                    _(
-                        "Ingepland voor %(moment)s.",
-                        moment=spoken_moment(moment),
-                    ),
-                    "success",
-                )
-                return _back(issue)
+        # A past moment is refused anyway; warning about its hour would only distract.
+        if moment > datetime.now(UTC):
+            warnings = _moment_warnings(moment)
+    valid = form.validate_on_submit()
+    if form.is_submitted() and warnings and not form.anyway.data:
+        form.anyway.errors = [
+            _("Vink dit aan als u toch op dit moment wilt versturen.")
+        ]
+        valid = False
+    if valid and moment is not None:
+        done = _schedule_at(issue, form, moment, lists)
+        if done is not None:
+            return done
     status = 422 if form.errors else 200
     return render_template(
         "admin/review/schedule.html",
