@@ -468,3 +468,23 @@ def test_correspondents_cannot_reach_the_review_pages(client: FlaskClient) -> No
     login(client, make_user("cor@postbode.nl", role=Role.CORRESPONDENT))
     assert client.get(f"/admin/issues/{issue.id}/preview").status_code == 403
     assert client.post(f"/admin/issues/{issue.id}/approve").status_code == 403
+
+
+def test_an_editor_reading_english_gets_the_checklist_and_moment_in_english(
+    client: FlaskClient,
+) -> None:
+    issue = approved_issue(make_user("anna@postbode.nl"), make_user("b@postbode.nl"))
+    nieuwsbrief = make_list()
+    login(client, issue.last_editor)
+    text = page(client.get(f"/admin/issues/{issue.id}/preview?lang=en"))
+    assert "Checks before sending" in text
+    assert "Subject length" in text and "fine" in text
+    day = a_friday_in(NEXT_YEAR)
+    response = submit(
+        client,
+        f"/admin/issues/{issue.id}/schedule",
+        data=schedule_data(day, "09:30", nieuwsbrief),
+    )
+    assert f"Scheduled for Friday {day.day} June {NEXT_YEAR} at 09:30." in page(
+        response
+    )
