@@ -31,6 +31,7 @@ from service.errors import DomainError
 from service.extensions import db
 from service.mail.mailer import mailer
 from service.mail.message import RenderedEmail
+from service.mail.transport import MailError
 from service.rendering import SLOT_PREFERENCES_URL, SLOT_UNSUBSCRIBE_URL, personalise
 from service.security import STAFF, roles
 from service.subscribers.models import ListKind, MailingList
@@ -253,10 +254,7 @@ def check_links(issue_id: int) -> tuple[str, int]:
     # The web version only exists once the issue is sent; before that it is a 404
     # by design, not a broken link.
     skip = [] if issue.status == IssueStatus.SENT else [web_url]
-    results = checks.check_links(
-        checks.links_of(email, skip=skip),
-        timeout=current_app.config.get("LINK_CHECK_TIMEOUT", checks.LINK_TIMEOUT),
-    )
+    results = checks.check_links(checks.links_of(email, skip=skip))
     return _preview_page(issue, link_results=results)
 
 
@@ -273,24 +271,35 @@ def test_send(issue_id: int) -> Response | tuple[str, int]:
         subject=f"[TEST] {email.subject}", html=email.html, text=email.text
     )
     chosen = [user for user in _editors() if user.id in form.recipients.data]
+    sent, failed = [], []
     for user in chosen:
-        mailer.send_transactional(test, to=user.email, to_name=user.display_name)
-    audit.record(
-        _actor(),
-        "issue.test",
-        issue.label,
-        issue_id=issue.id,
-        recipients=[user.email for user in chosen],
-    )
+        try:
+            mailer.send_transactional(test, to=user.email, to_name=user.display_name)
+        except MailError as error:
+            current_app.logger.warning("test of %s to %s: %s", issue.id, user.id, error)
+            failed.append(user.display_name)
+        else:
+            sent.append(user.email)
+    audit.record(_actor(), "issue.test", issue.label, issue_id=issue.id, sent=sent)
     db.session.commit()
-    flash(
-        ngettext(
-            "De testversie is naar %(num)s redacteur verstuurd.",
-            "De testversie is naar %(num)s redacteuren verstuurd.",
-            len(chosen),
-        ),
-        "success",
-    )
+    if sent:
+        flash(
+            ngettext(
+                "De testversie is naar %(num)s redacteur verstuurd.",
+                "De testversie is naar %(num)s redacteuren verstuurd.",
+                len(sent),
+            ),
+            "success",
+        )
+    if failed:
+        flash(
+            _(
+                "De mailserver nam de testversie niet aan voor: %(names)s. "
+                "Probeer het later opnieuw of kijk de instellingen na.",
+                names=", ".join(failed),
+            ),
+            "error",
+        )
     return _back(issue)
 
 

@@ -488,3 +488,20 @@ def test_an_editor_reading_english_gets_the_checklist_and_moment_in_english(
     assert f"Scheduled for Friday {day.day} June {NEXT_YEAR} at 09:30." in page(
         response
     )
+
+
+def test_a_test_copy_the_mail_server_refuses_is_reported_not_a_crash(
+    app: Flask, client: FlaskClient
+) -> None:
+    from tests.smtp import free_port
+
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=free_port())  # nobody there
+    editor = make_user()
+    issue = write_issue(editor)
+    login(client, editor)
+    response = submit(
+        client, f"/admin/issues/{issue.id}/test", data={"recipients": [editor.id]}
+    )
+    text = page(response)
+    assert "De mailserver nam de testversie niet aan voor: Redacteur." in text
+    assert "De testversie is naar" not in text
