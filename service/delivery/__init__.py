@@ -1,0 +1,1 @@
+"""The delivery engine: one Send per dispatch, one Delivery row per recipient."""
