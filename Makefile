@@ -26,7 +26,7 @@ run: $(VENV)/.installed catalogs
 	$(FLASK) db upgrade
 	$(FLASK) demo --if-empty
 	@$(FLASK) urls
-	$(FLASK) run --host 127.0.0.1 --port 5000
+	$(FLASK) serve --host 127.0.0.1 --port 5000
 
 test: $(VENV)/.installed-dev catalogs
 	$(BIN)/ruff check .

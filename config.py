@@ -175,6 +175,14 @@ def load_settings(
         "DKIM_PRIVATE_KEY_FILE": _text(env, "DKIM_PRIVATE_KEY_FILE"),
         "SEND_CONCURRENCY": _number(env, "SEND_CONCURRENCY", 4, minimum=1),
         "SEND_RATE_PER_SECOND": _number(env, "SEND_RATE_PER_SECOND", 50.0, float, 0.1),
+        #: a deferred message is given up (failed) this long after the send began
+        "SEND_GIVE_UP_HOURS": _number(env, "SEND_GIVE_UP_HOURS", 72, minimum=1),
+        #: this many failures in a row without one success pause a send
+        "SEND_PAUSE_AFTER_FAILURES": _number(
+            env, "SEND_PAUSE_AFTER_FAILURES", 50, minimum=1
+        ),
+        #: optional mailto: target in List-Unsubscribe, besides the one-click link
+        "MAIL_UNSUBSCRIBE_ADDRESS": _text(env, "MAIL_UNSUBSCRIBE_ADDRESS"),
         "TRACKING_MODE": _choice(env, "TRACKING_MODE", "anonymous", TRACKING_MODES),
         "RATELIMIT_STORAGE_URI": ratelimit_uri,
         "RATELIMIT_ENABLED": _bool(env, "RATELIMIT_ENABLED", True),

@@ -140,6 +140,7 @@ def register_i18n(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     """Attach the public pages, the admin and the health check."""
     from service.archive.views import bp as archive_bp
+    from service.delivery.views import bp as sends_bp
     from service.editorial.contribution_views import bp as contributions_bp
     from service.editorial.issue_views import bp as issues_bp
     from service.editorial.media import bp as media_bp
@@ -158,6 +159,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(review_bp)
     app.register_blueprint(contributions_bp)
     app.register_blueprint(issues_bp)
+    app.register_blueprint(sends_bp)
     public(app.view_functions["static"])
 
     @app.get("/healthz")

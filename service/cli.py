@@ -114,6 +114,12 @@ def urls_command() -> None:
 
 def register(app: Flask) -> None:
     """Attach the command groups to the app."""
+    from service.delivery.cli import (
+        scheduler_command,
+        send,
+        serve_command,
+        worker_command,
+    )
     from service.editorial.cli import issues
     from service.subscribers.cli import subscribers
 
@@ -123,3 +129,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(issues)
     app.cli.add_command(demo_command)
     app.cli.add_command(urls_command)
+    app.cli.add_command(send)
+    app.cli.add_command(worker_command)
+    app.cli.add_command(scheduler_command)
+    app.cli.add_command(serve_command)

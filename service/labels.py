@@ -20,6 +20,14 @@ LABELS = {
     "sending": _l("wordt verstuurd"),
     "sent": _l("verstuurd"),
     "cancelled": _l("vervallen"),
+    # send and delivery statuses ("sending" and "cancelled" as for issues)
+    "paused": _l("gepauzeerd"),
+    "done": _l("klaar"),
+    "queued": _l("in de wachtrij"),
+    "deferred": _l("later opnieuw"),
+    "failed": _l("geweigerd"),
+    "skipped": _l("overgeslagen"),
+    "quarantined": _l("apart gezet"),
     # contribution statuses
     "submitted": _l("ingediend"),
     "accepted": _l("overgenomen"),

@@ -34,6 +34,7 @@ ACCESS = {
     "contributions.show": {"admin", "editor", "correspondent"},
     "contributions.*": {"admin", "editor"},
     "issues.*": {"admin", "editor"},
+    "sends.*": {"admin", "editor"},
     "media.file": PUBLIC,
     "archive.issue": PUBLIC,
     "subscribers_admin.*": {"admin", "editor"},

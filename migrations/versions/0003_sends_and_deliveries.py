@@ -2,7 +2,7 @@
 
 Revision ID: 0003
 Revises: 0002
-Create Date: 2026-11-27 20:22:59.079047
+Create Date: 2026-11-27 20:26:17.972060
 
 """
 from alembic import op
@@ -28,6 +28,7 @@ def upgrade():
     sa.Column('kind', sa.String(length=20), nullable=False),
     sa.Column('issue_id', sa.Integer(), nullable=True),
     sa.Column('list_id', sa.Integer(), nullable=True),
+    sa.Column('audience', sa.JSON(), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('subject', sa.String(length=300), nullable=False),
     sa.Column('html', sa.Text(), nullable=False),

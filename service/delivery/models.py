@@ -68,6 +68,8 @@ class Send(Base):
     list_id: Mapped[int | None] = mapped_column(
         ForeignKey("lists.id", ondelete="SET NULL")
     )
+    #: ids of every list in the audience; a reader must still be on one when sent to
+    audience: Mapped[list[int]] = mapped_column(JSON, default=list)
     status: Mapped[SendStatus] = mapped_column(String(20), default=SendStatus.SENDING)
     #: the frozen message, rendered once, with the per-reader slots left in
     subject: Mapped[str] = mapped_column(String(300))

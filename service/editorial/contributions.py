@@ -13,11 +13,10 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from flask_babel import force_locale, format_date, gettext, ngettext
+from flask_babel import force_locale, format_date
 from flask_babel import gettext as _
 from sqlalchemy import select, update
 
-from config import ROOT
 from service.editorial import operations
 from service.editorial.images import store_image
 from service.editorial.models import (
@@ -28,12 +27,12 @@ from service.editorial.models import (
     IssueStatus,
     User,
 )
+from service.emails import render_mail
 from service.errors import Conflict, DomainError, NotFound
 from service.extensions import db
 from service.mail.mailer import mailer
 from service.mail.transport import MailError
 from service.organisation import current_identity
-from service.rendering import make_email_environment, render_email
 from service.security import Role
 from service.urls import absolute_url
 
@@ -271,32 +270,22 @@ def send_back(
 # Mails ------------------------------------------------------------------------------
 
 
-def _environment():  # noqa: ANN202 - the sandboxed e-mail environment, once per app
-    env = current_app.extensions.get("postbode_email_env")
-    if env is None:
-        env = make_email_environment(ROOT / "templates", gettext, ngettext)
-        current_app.extensions["postbode_email_env"] = env
-    return env
-
-
 def _locale_of(user: User) -> str:
     return user.locale or current_app.config["DEFAULT_LOCALE"]
 
 
 def _mail(user: User, template: str, **context: object) -> None:
     identity = current_identity()
-    with force_locale(_locale_of(user)):
-        rendered = render_email(
-            _environment(),
-            template,
-            {
-                "organisation": identity,
-                "locale": _locale_of(user),
-                "name": user.name,
-                "contributions_url": absolute_url("contributions.index"),
-                **context,
-            },
-        )
+    rendered = render_mail(
+        template,
+        _locale_of(user),
+        {
+            "organisation": identity,
+            "name": user.name,
+            "contributions_url": absolute_url("contributions.index"),
+            **context,
+        },
+    )
     mailer.send_transactional(
         rendered, to=user.email, to_name=user.name, sender_name=identity.name
     )

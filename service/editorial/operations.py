@@ -11,11 +11,10 @@ import unicodedata
 from datetime import date, datetime
 
 from flask import current_app
-from flask_babel import force_locale, gettext, ngettext
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
-from config import ROOT
 from service.editorial.models import (
     EDITABLE,
     Article,
@@ -25,6 +24,7 @@ from service.editorial.models import (
     User,
     YearPlan,
 )
+from service.emails import email_environment
 from service.errors import Conflict, DomainError, NotFound
 from service.extensions import db
 from service.mail.message import RenderedEmail
@@ -33,7 +33,6 @@ from service.organisation import current_identity
 from service.rendering import (
     ArticleContent,
     IssueContent,
-    make_email_environment,
     render_issue,
 )
 from service.urls import absolute_url
@@ -148,14 +147,6 @@ def touch(issue: Issue, editor: User, now: datetime) -> list[str]:
     return notices
 
 
-def _environment():  # noqa: ANN202 - the sandboxed e-mail environment, once per app
-    env = current_app.extensions.get("postbode_email_env")
-    if env is None:
-        env = make_email_environment(ROOT / "templates", gettext, ngettext)
-        current_app.extensions["postbode_email_env"] = env
-    return env
-
-
 def web_url(issue: Issue) -> str:
     """Return the public archive address of an issue."""
     return absolute_url(
@@ -205,7 +196,7 @@ def render(issue: Issue, locale: str | None = None) -> RenderedEmail:
     language = locale or current_app.config["DEFAULT_LOCALE"]
     with force_locale(language):
         return render_issue(
-            _environment(), issue_content(issue), current_identity(), language
+            email_environment(), issue_content(issue), current_identity(), language
         )
 
 

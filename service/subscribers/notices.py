@@ -3,23 +3,13 @@
 from __future__ import annotations
 
 from flask import current_app
-from flask_babel import force_locale, gettext, ngettext
 
-from config import ROOT
+from service.emails import render_mail
 from service.mail.mailer import mailer
 from service.organisation import current_identity
-from service.rendering import make_email_environment, render_email
 from service.subscribers import tokens
 from service.subscribers.models import MembershipStatus, Subscriber
 from service.urls import absolute_url
-
-
-def _environment():  # noqa: ANN202 - the sandboxed environment, built once per app
-    env = current_app.extensions.get("postbode_email_env")
-    if env is None:
-        env = make_email_environment(ROOT / "templates", gettext, ngettext)
-        current_app.extensions["postbode_email_env"] = env
-    return env
 
 
 def keys() -> list[str]:
@@ -30,13 +20,23 @@ def keys() -> list[str]:
 
 def preferences_url(subscriber: Subscriber) -> str:
     """Return the reader's never-expiring preferences link."""
-    token = tokens.make_token(keys(), tokens.PREFERENCES, {"u": subscriber.uid})
-    return absolute_url("subscribers.preferences", token=token)
+    return preferences_url_for(subscriber.uid)
 
 
 def unsubscribe_url(subscriber: Subscriber, list_id: int | None = None) -> str:
     """Return the reader's never-expiring unsubscribe link (one list, or all)."""
-    payload: dict[str, object] = {"u": subscriber.uid}
+    return unsubscribe_url_for(subscriber.uid, list_id)
+
+
+def preferences_url_for(uid: str) -> str:
+    """Return the preferences link for the reader with this public id."""
+    token = tokens.make_token(keys(), tokens.PREFERENCES, {"u": uid})
+    return absolute_url("subscribers.preferences", token=token)
+
+
+def unsubscribe_url_for(uid: str, list_id: int | None = None) -> str:
+    """Return the unsubscribe link for the reader with this public id."""
+    payload: dict[str, object] = {"u": uid}
     if list_id is not None:
         payload["l"] = list_id
     token = tokens.make_token(keys(), tokens.UNSUBSCRIBE, payload)
@@ -52,18 +52,16 @@ def confirm_url(subscriber: Subscriber) -> str:
 
 def _send(subscriber: Subscriber, template: str, **context: object) -> None:
     identity = current_identity()
-    with force_locale(subscriber.locale):
-        rendered = render_email(
-            _environment(),
-            template,
-            {
-                "organisation": identity,
-                "subscriber": {"name": subscriber.name, "email": subscriber.email},
-                "preferences_url": preferences_url(subscriber),
-                "locale": subscriber.locale,
-                **context,
-            },
-        )
+    rendered = render_mail(
+        template,
+        subscriber.locale,
+        {
+            "organisation": identity,
+            "subscriber": {"name": subscriber.name, "email": subscriber.email},
+            "preferences_url": preferences_url(subscriber),
+            **context,
+        },
+    )
     mailer.send_transactional(
         rendered,
         to=subscriber.email,

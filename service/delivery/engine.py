@@ -1,0 +1,489 @@
+"""The sender: claim a batch of deliveries, personalise, send over reused
+connections within the shared rate, and record the outcomes in small groups.
+
+Any number of senders may run (threads in `flask serve`, `flask worker` processes on
+several machines). A claim is one UPDATE … RETURNING of due rows: on PostgreSQL the
+candidate rows are picked with FOR UPDATE SKIP LOCKED, on SQLite the single writer
+makes the UPDATE atomic. Each claimed row carries a lease; a sender that dies lets
+its leases run out and another takes the rows again. Results are written every
+RESULT_GROUP messages, so after a crash at most RESULT_GROUP + concurrency messages
+were accepted by the server without being recorded: those are the only ones that
+can arrive twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from flask import Flask, current_app
+from sqlalchemy import and_, case, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from service.db import utcnow
+from service.delivery import verp
+from service.delivery.models import (
+    Delivery,
+    DeliveryStatus,
+    RateLimit,
+    Send,
+    SendStatus,
+)
+from service.delivery.outcomes import Outcome, classify, gives_up, next_attempt
+from service.delivery.reports import notify_paused
+from service.extensions import db
+from service.mail.dkim import Signer
+from service.mail.frozen import FrozenMessage
+from service.mail.message import ascii_address
+from service.mail.sessions import Reply, Session, open_session
+from service.rendering import SLOT_PREFERENCES_URL, SLOT_UNSUBSCRIBE_URL, SLOTS
+from service.subscribers.models import Membership, MembershipStatus, Subscriber
+from service.subscribers.notices import preferences_url_for, unsubscribe_url_for
+
+log = logging.getLogger(__name__)
+
+#: a claimed row is someone else's to take after this long without a result
+LEASE = timedelta(minutes=5)
+#: results are written after this many messages (see the module docstring)
+RESULT_GROUP = 20
+#: the name of the one shared pace in rate_limits
+RATE_NAME = "smtp"
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """One delivery a sender holds, with what it needs to send it."""
+
+    id: int
+    send_id: int
+    subscriber_id: int
+    attempts: int
+    reclaims: int
+    is_uncertain: bool
+
+
+@dataclass(frozen=True)
+class Job:
+    """One message ready to go."""
+
+    delivery: Claimed
+    envelope_from: str
+    recipient: str
+    message: bytes
+    message_id: str
+    not_before: float
+
+
+@dataclass(frozen=True)
+class Result:
+    """How one message went."""
+
+    job: Job
+    reply: Reply
+
+
+def sender_name() -> str:
+    """Return a name for this sender that is unique across machines and restarts."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def claim(owner: str, limit: int, now: datetime) -> list[Claimed]:
+    """Take up to `limit` due deliveries of running sends under a lease."""
+    running = select(Send.id).where(Send.status == SendStatus.SENDING)
+    due = (
+        select(Delivery.id)
+        .where(
+            Delivery.send_id.in_(running),
+            or_(
+                and_(
+                    Delivery.status.in_(
+                        [DeliveryStatus.QUEUED, DeliveryStatus.DEFERRED]
+                    ),
+                    Delivery.next_attempt_at <= now,
+                ),
+                and_(
+                    Delivery.status == DeliveryStatus.SENDING,
+                    Delivery.lease_expires_at < now,
+                ),
+            ),
+        )
+        .order_by(Delivery.id)
+        .limit(limit)
+    )
+    if db.engine.dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    rows = db.session.execute(
+        update(Delivery)
+        .where(Delivery.id.in_(due.scalar_subquery()))
+        .values(
+            # A row still "sending" here was abandoned by a sender that died.
+            reclaims=case(
+                (Delivery.status == DeliveryStatus.SENDING, Delivery.reclaims + 1),
+                else_=Delivery.reclaims,
+            ),
+            status=DeliveryStatus.SENDING,
+            lease_owner=owner,
+            lease_expires_at=now + LEASE,
+            updated_at=now,
+        )
+        .returning(
+            Delivery.id,
+            Delivery.send_id,
+            Delivery.subscriber_id,
+            Delivery.attempts,
+            Delivery.reclaims,
+            Delivery.is_uncertain,
+        )
+        .execution_options(synchronize_session=False)
+    ).all()
+    db.session.commit()
+    return sorted((Claimed(*row) for row in rows), key=lambda c: c.id)
+
+
+def reserve(count: int, rate: float) -> float:
+    """Reserve `count` sending slots at `rate` per second; return the first slot.
+
+    One UPDATE moves the shared next-free moment forward, so all senders together
+    stay within the rate, also across restarts.
+    """
+    now = time.time()
+    dialect = db.engine.dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    db.session.execute(
+        insert(RateLimit)
+        .values(name=RATE_NAME, available_at=0.0)
+        .on_conflict_do_nothing(index_elements=["name"])
+    )
+    cost = count / rate
+    end = db.session.execute(
+        update(RateLimit)
+        .where(RateLimit.name == RATE_NAME)
+        .values(
+            available_at=case(
+                (RateLimit.available_at > now, RateLimit.available_at),
+                else_=now,
+            )
+            + cost
+        )
+        .returning(RateLimit.available_at)
+    ).scalar_one()
+    db.session.commit()
+    return end - cost
+
+
+@dataclass
+class Sender:
+    """A sender: claims batches and sends them until told to stop."""
+
+    app: Flask
+    owner: str = field(default_factory=sender_name)
+    concurrency: int = 0
+    batch_size: int = 0
+    _frozen: dict[int, FrozenMessage] = field(default_factory=dict)
+    _sessions: list[Session] = field(default_factory=list)
+    _local: threading.local = field(default_factory=threading.local)
+
+    def __post_init__(self) -> None:
+        config = self.app.config
+        self.concurrency = self.concurrency or config["SEND_CONCURRENCY"]
+        self.batch_size = self.batch_size or max(50, self.concurrency * 25)
+        self.rate = config["SEND_RATE_PER_SECOND"]
+        self.signer = Signer.from_config(config)
+        self.pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="smtp")
+        self._lock = threading.Lock()
+
+    # -- the loop -------------------------------------------------------------
+
+    def run(self, stop: threading.Event, *, until_idle: bool = False) -> int:
+        """Send until `stop` is set (or, with until_idle, until nothing is due)."""
+        sent = 0
+        with self.app.app_context():
+            try:
+                while not stop.is_set():
+                    handled = self.step(utcnow())
+                    sent += handled
+                    if handled == 0:
+                        if until_idle:
+                            break
+                        stop.wait(1.0)
+            finally:
+                self.close()
+        return sent
+
+    def step(self, now: datetime) -> int:
+        """Claim one batch and send it; return how many deliveries were handled."""
+        batch = claim(self.owner, self.batch_size, now)
+        if not batch:
+            return 0
+        jobs = self._prepare(batch, now)
+        if jobs:
+            self._send(jobs)
+        return len(batch)
+
+    def close(self) -> None:
+        """Close every SMTP connection and the thread pool."""
+        self.pool.shutdown(wait=True)
+        for session in self._sessions:
+            session.close()
+        self._sessions.clear()
+
+    # -- preparing ------------------------------------------------------------
+
+    def _frozen_for(self, send: Send) -> FrozenMessage:
+        frozen = self._frozen.get(send.id)
+        if frozen is None:
+            headers = {
+                "List-Id": send.list_header,
+                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+                "Precedence": "bulk",
+                # No personal data: the send and list, per RFC-less provider practice.
+                "Feedback-ID": f"{send.id}:{send.list_id or 0}:{send.kind}:postbode",
+            }
+            frozen = FrozenMessage.build(
+                sender=send.from_address,
+                sender_name=send.from_name,
+                subject=send.subject,
+                text=send.text,
+                html=send.html,
+                headers=headers,
+                slot_names=SLOTS,
+                now=send.created_at,
+            )
+            self._frozen[send.id] = frozen
+        return frozen
+
+    def _prepare(self, batch: list[Claimed], now: datetime) -> list[Job]:
+        """Set aside what must not be sent; build the message for the rest."""
+        config = self.app.config
+        sends = {
+            send.id: send
+            for send in db.session.scalars(
+                select(Send).where(Send.id.in_({c.send_id for c in batch}))
+            )
+        }
+        ids = [c.subscriber_id for c in batch]
+        readers = {
+            row.id: row
+            for row in db.session.execute(
+                select(
+                    Subscriber.id, Subscriber.email, Subscriber.name, Subscriber.uid
+                ).where(Subscriber.id.in_(ids), Subscriber.status == "active")
+            )
+        }
+        on_list = {
+            (row.subscriber_id, row.list_id)
+            for row in db.session.execute(
+                select(Membership.subscriber_id, Membership.list_id).where(
+                    Membership.subscriber_id.in_(ids),
+                    Membership.status == MembershipStatus.ACTIVE,
+                )
+            )
+        }
+        skipped, quarantined, jobs = [], [], []
+        for delivery in batch:
+            send = sends[delivery.send_id]
+            reader = readers.get(delivery.subscriber_id)
+            if delivery.reclaims >= 3:
+                # Taken back after three crashes: a poison message; set it aside.
+                quarantined.append(delivery.id)
+                continue
+            if reader is None or not any(
+                (delivery.subscriber_id, list_id) in on_list
+                for list_id in send.audience
+            ):
+                # Left, bounced or erased since the send began: honour it.
+                skipped.append(delivery.id)
+                continue
+            jobs.append(self._job(send, delivery, reader, config))
+        self._set_aside(
+            skipped, DeliveryStatus.SKIPPED, "reader left before sending", now
+        )
+        self._set_aside(
+            quarantined, DeliveryStatus.QUARANTINED, "taken back 3 times", now
+        )
+        if jobs:
+            first = reserve(len(jobs), self.rate)
+            jobs = [
+                Job(**{**job.__dict__, "not_before": first + i / self.rate})
+                for i, job in enumerate(jobs)
+            ]
+        return jobs
+
+    def _job(self, send: Send, delivery: Claimed, reader: object, config: dict) -> Job:
+        frozen = self._frozen_for(send)
+        unsubscribe = unsubscribe_url_for(reader.uid, send.list_id)  # type: ignore[attr-defined]
+        list_unsubscribe = f"<{unsubscribe}>"
+        if config.get("MAIL_UNSUBSCRIBE_ADDRESS"):
+            list_unsubscribe += f", <mailto:{config['MAIL_UNSUBSCRIBE_ADDRESS']}>"
+        message_id = frozen.message_id(send.id, delivery.id)
+        message = frozen.render(
+            to=reader.email,  # type: ignore[attr-defined]
+            to_name=reader.name,  # type: ignore[attr-defined]
+            message_id=message_id,
+            values={
+                SLOT_UNSUBSCRIBE_URL: unsubscribe,
+                SLOT_PREFERENCES_URL: preferences_url_for(reader.uid),  # type: ignore[attr-defined]
+            },
+            headers={"List-Unsubscribe": list_unsubscribe},
+        )
+        if self.signer is not None:
+            message = self.signer.sign(message)
+        bounce = config["BOUNCE_ADDRESS"]
+        envelope_from = (
+            verp.bounce_address(bounce, config["SECRET_KEY"], delivery.id)
+            if bounce
+            else send.from_address
+        )
+        return Job(
+            delivery=delivery,
+            envelope_from=ascii_address(envelope_from),
+            recipient=ascii_address(reader.email),  # type: ignore[attr-defined]
+            message=message,
+            message_id=message_id,
+            not_before=0.0,
+        )
+
+    def _set_aside(
+        self, ids: list[int], status: DeliveryStatus, reason: str, now: datetime
+    ) -> None:
+        if not ids:
+            return
+        db.session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_(ids), Delivery.lease_owner == self.owner)
+            .values(status=status, smtp_reply=reason, lease_owner=None, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        db.session.commit()
+
+    # -- sending --------------------------------------------------------------
+
+    def _session(self) -> Session:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = open_session(self.app.config)
+            self._local.session = session
+            with self._lock:
+                self._sessions.append(session)
+        return session
+
+    def _deliver(self, job: Job) -> Result:
+        wait_for = job.not_before - time.time()
+        if wait_for > 0:
+            time.sleep(wait_for)
+        reply = self._session().deliver(job.envelope_from, job.recipient, job.message)
+        return Result(job, reply)
+
+    def _send(self, jobs: list[Job]) -> None:
+        pending: set[Future[Result]] = {
+            self.pool.submit(self._deliver, j) for j in jobs
+        }
+        done_results: list[Result] = []
+        while pending:
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            done_results.extend(f.result() for f in finished)
+            if len(done_results) >= RESULT_GROUP:
+                self.record(done_results, utcnow())
+                done_results = []
+        if done_results:
+            self.record(done_results, utcnow())
+
+    # -- recording ------------------------------------------------------------
+
+    def record(self, results: list[Result], now: datetime) -> None:
+        """Write a group of outcomes; pause a send after too many failures in a row."""
+        config = current_app.config
+        give_up_after = timedelta(hours=config["SEND_GIVE_UP_HOURS"])
+        streaks: dict[int, int | None] = {}
+        for result in results:
+            delivery = result.job.delivery
+            outcome = classify(result.reply)
+            reply = f"{result.reply.code} {result.reply.text}".strip()[:500]
+            values: dict[str, object] = {
+                "lease_owner": None,
+                "smtp_reply": reply,
+                "updated_at": now,
+            }
+            if outcome == Outcome.UNCERTAIN and delivery.is_uncertain:
+                outcome = Outcome.SENT  # sent twice already: never a third time
+            if outcome == Outcome.SENT:
+                values.update(
+                    status=DeliveryStatus.SENT,
+                    sent_at=now,
+                    message_id=result.job.message_id,
+                )
+            elif outcome == Outcome.UNCERTAIN:
+                values.update(
+                    status=DeliveryStatus.QUEUED,
+                    is_uncertain=True,
+                    attempts=delivery.attempts + 1,
+                    next_attempt_at=now,
+                )
+            elif outcome == Outcome.DEFERRED:
+                first = self._first_attempt(delivery.send_id)
+                expired = gives_up(first, now, give_up_after)
+                values.update(
+                    status=DeliveryStatus.FAILED
+                    if expired
+                    else DeliveryStatus.DEFERRED,
+                    attempts=delivery.attempts + 1,
+                    next_attempt_at=next_attempt(delivery.attempts + 1, now),
+                )
+            else:
+                values.update(
+                    status=DeliveryStatus.FAILED, attempts=delivery.attempts + 1
+                )
+            db.session.execute(
+                update(Delivery)
+                .where(Delivery.id == delivery.id, Delivery.lease_owner == self.owner)
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
+            if outcome == Outcome.SENT:
+                streaks[delivery.send_id] = None
+            elif streaks.get(delivery.send_id, 0) is not None:
+                streaks[delivery.send_id] = (streaks.get(delivery.send_id) or 0) + 1
+        paused = self._update_streaks(streaks, config["SEND_PAUSE_AFTER_FAILURES"])
+        db.session.commit()
+        for send_id in paused:
+            log.warning("send %s paused after too many failures in a row", send_id)
+            notify_paused(send_id)
+
+    def _first_attempt(self, send_id: int) -> datetime:
+        created = db.session.scalar(select(Send.created_at).where(Send.id == send_id))
+        return created or utcnow()
+
+    def _update_streaks(self, streaks: dict[int, int | None], limit: int) -> list[int]:
+        paused = []
+        for send_id, failures in streaks.items():
+            if failures is None:
+                db.session.execute(
+                    update(Send).where(Send.id == send_id).values(failure_streak=0)
+                )
+                continue
+            streak = db.session.execute(
+                update(Send)
+                .where(Send.id == send_id)
+                .values(failure_streak=Send.failure_streak + failures)
+                .returning(Send.failure_streak)
+            ).scalar_one()
+            if streak >= limit:
+                stopped = db.session.execute(
+                    update(Send)
+                    .where(Send.id == send_id, Send.status == SendStatus.SENDING)
+                    .values(
+                        status=SendStatus.PAUSED,
+                        pause_reason=f"{streak} failures in a row",
+                    )
+                )
+                if stopped.rowcount:
+                    paused.append(send_id)
+        return paused

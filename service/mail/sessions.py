@@ -1,0 +1,199 @@
+"""Connections that carry many messages: SMTP (kept open and reused) or the outbox.
+
+A session reports how each message went as a `Reply`: the SMTP code and text, and
+in which phase it ended, because a dropped connection means something different
+before the final dot (not delivered) than after it (perhaps delivered).
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import smtplib
+import ssl
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Protocol
+
+
+class Phase(StrEnum):
+    """Where an SMTP transaction ended."""
+
+    CONNECT = "connect"
+    MAIL = "mail"
+    RCPT = "rcpt"
+    DATA = "data"  #: before the final dot was sent
+    AFTER_DOT = "after-dot"  #: the whole message was sent; the reply did not come
+    DONE = "done"
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What the server (or the connection) said about one message."""
+
+    code: int  #: SMTP code, or 0 when the connection failed
+    text: str
+    phase: Phase
+
+    @property
+    def accepted(self) -> bool:
+        return self.phase == Phase.DONE and 200 <= self.code < 300
+
+
+class Session(Protocol):
+    """Something that takes one message for one envelope at a time."""
+
+    def deliver(self, envelope_from: str, recipient: str, message: bytes) -> Reply:
+        """Hand over one message and say how it went (never raises)."""
+
+    def close(self) -> None:
+        """Release the connection."""
+
+
+_LEADING_DOT = re.compile(rb"(?m)^\.")
+
+
+class _SMTP(smtplib.SMTP):
+    """smtplib's client, noting whether the final dot was sent before a failure."""
+
+    dot_sent = False
+
+    def data(self, msg: bytes) -> tuple[int, bytes]:  # type: ignore[override]
+        # As smtplib.SMTP.data, plus the note; RFC 5321 §4.5.2 dot-stuffing.
+        self.dot_sent = False
+        self.putcmd("data")
+        code, reply = self.getreply()
+        if code != 354:
+            raise smtplib.SMTPDataError(code, reply)
+        body = _LEADING_DOT.sub(b"..", msg)
+        if not body.endswith(b"\r\n"):
+            body += b"\r\n"
+        self.send(body + b".\r\n")
+        self.dot_sent = True
+        return self.getreply()
+
+
+class _SMTPSSL(_SMTP, smtplib.SMTP_SSL):
+    """The same over implicit TLS."""
+
+
+@dataclass
+class SMTPSession:
+    """One reused connection to the relay; reconnects after an error."""
+
+    host: str
+    port: int
+    use_tls: bool = False
+    use_ssl: bool = False
+    username: str = ""
+    password: str = ""
+    timeout: float = 60.0
+    _smtp: _SMTP | None = None
+
+    def _connect(self) -> _SMTP:
+        context = ssl.create_default_context()
+        smtp: _SMTP
+        if self.use_ssl:
+            smtp = _SMTPSSL(self.host, self.port, timeout=self.timeout, context=context)
+        else:
+            smtp = _SMTP(self.host, self.port, timeout=self.timeout)
+        try:
+            smtp.ehlo()
+            if self.use_tls:
+                smtp.starttls(context=context)
+                smtp.ehlo()
+            if self.username:
+                smtp.login(self.username, self.password)
+        except BaseException:
+            smtp.close()
+            raise
+        return smtp
+
+    def deliver(self, envelope_from: str, recipient: str, message: bytes) -> Reply:
+        """Send one message over the open connection (opening it when needed)."""
+        phase = Phase.CONNECT
+        try:
+            if self._smtp is None:
+                self._smtp = self._connect()
+            smtp = self._smtp
+            phase = Phase.MAIL
+            code, text = smtp.mail(envelope_from)
+            if code != 250:
+                return self._refused(code, text, phase)
+            phase = Phase.RCPT
+            code, text = smtp.rcpt(recipient)
+            if code not in (250, 251):
+                return self._refused(code, text, phase)
+            phase = Phase.DATA
+            code, text = smtp.data(message)
+            return Reply(code, text.decode("utf-8", "replace"), Phase.DONE)
+        except smtplib.SMTPDataError as error:
+            return self._refused(error.smtp_code, error.smtp_error, Phase.DATA)
+        except (smtplib.SMTPException, OSError) as error:
+            if phase == Phase.DATA and self._smtp is not None and self._smtp.dot_sent:
+                phase = Phase.AFTER_DOT
+            self.close()
+            code = getattr(error, "smtp_code", 0) or 0
+            return Reply(code if code >= 400 else 0, str(error)[:400], phase)
+
+    def _refused(self, code: int, text: bytes | str, phase: Phase) -> Reply:
+        message = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
+        try:
+            # Reset the transaction so the connection can carry the next message.
+            if self._smtp is not None:
+                self._smtp.rset()
+        except (smtplib.SMTPException, OSError):
+            self.close()
+        if code == 421:  # the server is closing the connection (RFC 5321 §3.8)
+            self.close()
+        return Reply(code, message[:400], phase)
+
+    def close(self) -> None:
+        """Say goodbye politely, or just drop the connection."""
+        if self._smtp is None:
+            return
+        smtp, self._smtp = self._smtp, None
+        try:
+            smtp.quit()
+        except (smtplib.SMTPException, OSError):
+            smtp.close()
+
+
+@dataclass
+class OutboxSession:
+    """The dev outbox: every message becomes an .eml file; nothing leaves."""
+
+    directory: Path
+
+    def deliver(self, envelope_from: str, recipient: str, message: bytes) -> Reply:
+        """Write the message with its envelope to the outbox folder."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+        path = self.directory / f"{stamp}-{secrets.token_hex(4)}.eml"
+        envelope = (
+            f"X-Postbode-Envelope-From: {envelope_from}\r\n"
+            f"X-Postbode-Envelope-To: {recipient}\r\n"
+        ).encode()
+        temporary = path.with_suffix(".tmp")
+        temporary.write_bytes(envelope + message)
+        temporary.rename(path)
+        return Reply(250, "stored in the outbox", Phase.DONE)
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+def open_session(config: dict) -> Session:
+    """Return a session for the configured relay, or the outbox without one."""
+    if not config["MAIL_SERVER"]:
+        return OutboxSession(Path(config["MAIL_OUTBOX_DIR"]))
+    return SMTPSession(
+        host=config["MAIL_SERVER"],
+        port=config["MAIL_PORT"],
+        use_tls=config["MAIL_USE_TLS"],
+        use_ssl=config["MAIL_USE_SSL"],
+        username=config["MAIL_USERNAME"],
+        password=config["MAIL_PASSWORD"],
+    )
