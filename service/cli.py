@@ -95,7 +95,10 @@ def demo_command(if_empty: bool) -> None:
     account = seed_demo(utcnow())
     db.session.commit()
     click.echo("")
-    click.echo("Postbode demo: the Sociale Alliantie, three lists and 200 readers.")
+    click.echo(
+        "Postbode demo: the Sociale Alliantie, three lists, 200 readers, "
+        "and a year plan of themed issues."
+    )
     click.echo(f"  Admin login:  {account.email}")
     click.echo(
         f"  Password:     {account.password}   (shown once; change it in the admin)"

@@ -15,7 +15,7 @@ def test_every_text_has_an_english_translation(tmp_path: Path) -> None:
     template = tmp_path / "messages.pot"
     subprocess.run(
         [sys.executable, "-m", "babel.messages.frontend", "extract", "-F", "babel.cfg",
-         "-k", "_l", "-o", str(template), "--no-location", "-q", "."],
+         "-k", "_l", "-o", str(template), "--no-location", "."],
         cwd=ROOT,
         check=True,
     )  # fmt: skip

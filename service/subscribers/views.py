@@ -18,6 +18,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from wtforms import SelectChoice
 
+from service.archive.operations import latest_sent_issue
 from service.db import utcnow
 from service.errors import ExpiredToken, InvalidToken
 from service.extensions import csrf, db, limiter
@@ -99,6 +100,7 @@ def subscribe() -> str | Response:
         form=form,
         consent=shown,
         list_descriptions=descriptions,
+        latest=latest_sent_issue(),
     ), status
 
 
