@@ -44,7 +44,16 @@ LABELS = {
 }
 
 
-def label(value: object) -> str:
+#: words for values that mean something else in another column
+LABELS_BY_KIND = {
+    "method": {"admin": _l("toegevoegd door de redactie")},
+}
+
+
+def label(value: object, kind: str = "") -> str:
     """Return the word for a stored value, or the value itself when none is known."""
     key = str(value)
+    words = LABELS_BY_KIND.get(kind, {})
+    if key in words:
+        return str(words[key])
     return str(LABELS[key]) if key in LABELS else key

@@ -235,12 +235,11 @@ def test_preferences_change_name_language_and_lists(
     other = db.session.scalar(select(MailingList).filter_by(slug="correspondenten"))
 
     response = client.post(
-        path, data={"name": "Anna", "locale": "en", "lists": [other.id]}
+        path,
+        data={"name": "Anna", "locale": "en", "lists": [other.id]},
+        follow_redirects=True,
     )
-    assert response.status_code == 302
-    assert "Uw voorkeuren zijn opgeslagen." in client.get(
-        response.headers["Location"]
-    ).get_data(as_text=True)
+    assert "Uw voorkeuren zijn opgeslagen." in response.get_data(as_text=True)
     subscriber = reader("lezer@example.nl")
     assert (subscriber.name, subscriber.locale) == ("Anna", "en")
     statuses = {m.mailing_list.slug: m.status for m in subscriber.memberships}
