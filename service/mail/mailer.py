@@ -3,26 +3,11 @@
 from __future__ import annotations
 
 from email.message import EmailMessage
-from pathlib import Path
 
 from flask import Flask, current_app
 
 from service.mail.message import RenderedEmail, ascii_address, build_message
-from service.mail.transport import OutboxTransport, SMTPTransport, Transport
-
-
-def transport_for(config: dict) -> Transport:
-    """Return the outbox when MAIL_SERVER is unset, else the SMTP transport."""
-    if not config["MAIL_SERVER"]:
-        return OutboxTransport(Path(config["MAIL_OUTBOX_DIR"]))
-    return SMTPTransport(
-        host=config["MAIL_SERVER"],
-        port=config["MAIL_PORT"],
-        use_tls=config["MAIL_USE_TLS"],
-        use_ssl=config["MAIL_USE_SSL"],
-        username=config["MAIL_USERNAME"],
-        password=config["MAIL_PASSWORD"],
-    )
+from service.mail.transport import deliver_one
 
 
 class Mailer:
@@ -32,10 +17,6 @@ class Mailer:
         """Bind the mailer to an app; nothing connects until a message is sent."""
         app.extensions["postbode_mailer"] = self
 
-    @property
-    def transport(self) -> Transport:
-        return transport_for(current_app.config)
-
     def send(
         self, message: EmailMessage, recipient: str, envelope_from: str = ""
     ) -> None:
@@ -44,9 +25,7 @@ class Mailer:
         envelope = (
             envelope_from or config["BOUNCE_ADDRESS"] or config["MAIL_DEFAULT_SENDER"]
         )
-        self.transport.deliver(
-            message, ascii_address(envelope), ascii_address(recipient)
-        )
+        deliver_one(config, message, ascii_address(envelope), ascii_address(recipient))
 
     def send_transactional(
         self,
