@@ -31,6 +31,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from service.db import utcnow
 from service.delivery import verp
 from service.delivery.models import (
+    PAUSED_BY_FAILURES,
     Delivery,
     DeliveryStatus,
     RateLimit,
@@ -481,7 +482,7 @@ class Sender:
                     .where(Send.id == send_id, Send.status == SendStatus.SENDING)
                     .values(
                         status=SendStatus.PAUSED,
-                        pause_reason=f"{streak} failures in a row",
+                        pause_reason=PAUSED_BY_FAILURES,
                     )
                 )
                 if stopped.rowcount:

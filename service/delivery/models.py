@@ -11,6 +11,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from service.db import Base, utcnow
 from service.errors import Conflict
 
+PAUSED_BY_EDITOR = "editor"
+PAUSED_BY_FAILURES = "failures"
+
 
 class SendStatus(StrEnum):
     """Where a send stands."""
@@ -79,7 +82,8 @@ class Send(Base):
     from_name: Mapped[str] = mapped_column(String(200), default="")
     #: List-Id value, e.g. "Nieuwsbrief <nieuwsbrief.postbode.example.nl>"
     list_header: Mapped[str] = mapped_column(String(300), default="")
-    #: why the send paused itself (too many failures), for the editors
+    #: why the send is paused: PAUSED_BY_EDITOR or PAUSED_BY_FAILURES (words in the
+    #: editor's language are chosen when shown)
     pause_reason: Mapped[str] = mapped_column(String(500), default="")
     #: failures in a row without a success in between; pauses the send at a limit
     failure_streak: Mapped[int] = mapped_column(default=0)

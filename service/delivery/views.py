@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from service.db import utcnow
 from service.delivery import operations
-from service.delivery.models import Delivery, DeliveryStatus, Send
+from service.delivery.models import PAUSED_BY_EDITOR, Delivery, DeliveryStatus, Send
 from service.editorial.models import Issue
 from service.errors import DomainError
 from service.extensions import db
@@ -112,7 +112,7 @@ def _control(send_id: int, action: str) -> Response:
     now = utcnow()
     try:
         if action == "pause":
-            operations.pause(send, _("door een redacteur"))
+            operations.pause(send, PAUSED_BY_EDITOR)
             message = _(
                 "De verzending is gepauzeerd. Wat al onderweg was, gaat nog uit."
             )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
+from flask_babel import gettext
 from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -215,10 +216,11 @@ class Issue(Base):
 
     @property
     def label(self) -> str:
-        """Return "2026 · nr. 3 · title" for lists and headings."""
-        return f"{self.year} · nr. {self.number}" + (
-            f" · {self.title}" if self.title else ""
+        """Return "2026 · nr. 3 · title" (in the reader's language) for headings."""
+        number = gettext(
+            "%(year)s · nr. %(number)s", year=self.year, number=self.number
         )
+        return number + (f" · {self.title}" if self.title else "")
 
 
 class IssueAudience(Base):
