@@ -1,0 +1,1 @@
+"""Tests of the delivery engine against real SMTP servers and databases."""
