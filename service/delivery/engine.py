@@ -384,11 +384,20 @@ class Sender:
         return Result(job, reply)
 
     def _send(self, jobs: list[Job]) -> None:
-        pending: set[Future[Result]] = {
-            self.pool.submit(self._deliver, j) for j in jobs
-        }
+        # Hand the pool one job per connection at a time, never the whole batch:
+        # otherwise the connections run ahead of the recording and a crash leaves
+        # far more than RESULT_GROUP + concurrency messages sent but not written down.
+        waiting = iter(jobs)
+        pending: set[Future[Result]] = set()
         done_results: list[Result] = []
-        while pending:
+        while True:
+            while len(pending) < self.concurrency:
+                job = next(waiting, None)
+                if job is None:
+                    break
+                pending.add(self.pool.submit(self._deliver, job))
+            if not pending:
+                break
             finished, pending = wait(pending, return_when=FIRST_COMPLETED)
             done_results.extend(f.result() for f in finished)
             if len(done_results) >= RESULT_GROUP:
