@@ -55,16 +55,6 @@ CANCELLABLE = {
 }
 
 #: The words for an issue's status, as the review pages say them.
-STATUS_WORDS = {
-    IssueStatus.PLANNED: _l("gepland in het jaarplan"),
-    IssueStatus.DRAFT: _l("in bewerking"),
-    IssueStatus.IN_REVIEW: _l("ter controle, wacht op goedkeuring"),
-    IssueStatus.APPROVED: _l("goedgekeurd, nog niet ingepland"),
-    IssueStatus.SCHEDULED: _l("ingepland"),
-    IssueStatus.SENDING: _l("wordt verstuurd"),
-    IssueStatus.SENT: _l("verstuurd"),
-    IssueStatus.CANCELLED: _l("vervallen"),
-}
 #: The verdicts of the checklist in words, so nobody depends on the colour.
 VERDICT_WORDS = {
     checks.Verdict.OK: _l("in orde"),
@@ -75,9 +65,8 @@ VERDICT_WORDS = {
 
 @bp.context_processor
 def words() -> dict[str, object]:
-    """Give the review templates the words for statuses and verdicts."""
+    """Give the review templates the words for the checklist's verdicts."""
     return {
-        "status_word": lambda status: str(STATUS_WORDS.get(status, status)),
         "verdict_word": lambda verdict: str(VERDICT_WORDS[verdict]),
     }
 
