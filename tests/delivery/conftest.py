@@ -17,7 +17,7 @@ from service.delivery.models import Delivery, Send
 from service.delivery.scheduler import tick
 from service.editorial import operations as editorial
 from service.editorial.accounts import hash_password
-from service.editorial.models import User
+from service.editorial.models import Issue, User
 from service.extensions import db
 from service.security import Role
 from service.subscribers.models import (
@@ -114,8 +114,8 @@ def make_audience(count: int, mailing_list: MailingList | None = None) -> Mailin
     return mailing_list
 
 
-def start_send(editors: Editors, lists: list[MailingList], now: datetime) -> Send:
-    """Write, approve and schedule an issue for just before `now`; tick at `now`."""
+def schedule_issue(editors: Editors, lists: list[MailingList], now: datetime) -> Issue:
+    """Write, approve and schedule an issue to go out just before `now`."""
     before = now - timedelta(hours=1)
     issue = editorial.plan_issue(
         year=now.year + 1,
@@ -142,6 +142,12 @@ def start_send(editors: Editors, lists: list[MailingList], now: datetime) -> Sen
         now=before,
     )
     db.session.commit()
+    return issue
+
+
+def start_send(editors: Editors, lists: list[MailingList], now: datetime) -> Send:
+    """Schedule an issue for just before `now` and let the clock start it at `now`."""
+    schedule_issue(editors, lists, now)
     [started] = tick(now).started
     assert started.send_id is not None, started.message
     send = db.session.get(Send, started.send_id)

@@ -1,0 +1,115 @@
+"""Poison rows set aside, and clocks that run twice at once."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import timedelta
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from service.db import utcnow
+from service.delivery.engine import LEASE, claim
+from service.delivery.models import DeliveryStatus, Send
+from service.delivery.scheduler import tick
+from service.extensions import db
+from tests.conftest import login
+from tests.delivery.conftest import (
+    Editors,
+    deliveries,
+    make_audience,
+    reader_address,
+    schedule_issue,
+    send_batches,
+    start_send,
+    statuses,
+)
+from tests.delivery.faults import FaultySMTP
+
+POISON = reader_address(0)
+
+
+def test_a_row_taken_back_three_times_is_quarantined_shown_and_can_be_sent_again(
+    sending_app: Flask, editors: Editors, faulty: FaultySMTP, client: FlaskClient
+) -> None:
+    now = utcnow()
+    send = start_send(editors, [make_audience(3)], now)
+    # Three senders in turn take the first row and die with it; each next one finds
+    # the lease run out (the moment passed in is a lease later).
+    moment = now
+    for crash in range(3):
+        [taken] = claim(f"doomed-{crash}", 1, moment)
+        assert taken.subscriber_id == deliveries(send)[POISON].subscriber_id
+        moment += LEASE + timedelta(seconds=1)
+
+    send_batches(sending_app, moment)
+
+    poison = deliveries(send)[POISON]
+    assert (poison.status, poison.reclaims) == (DeliveryStatus.QUARANTINED, 3)
+    assert faulty.to(POISON) == []
+    assert faulty.copies() == {reader_address(1): 1, reader_address(2): 1}
+    login(client, editors.approver)
+    page = client.get(f"/admin/sends/{send.id}").get_data(as_text=True)
+    row = page[page.index(POISON) :].split("</tr>")[0]
+    assert "apart gezet" in row and "taken back 3 times" in row, row
+
+    client.post(f"/admin/sends/{send.id}/retry")
+    send_batches(sending_app)
+    assert statuses(send)[POISON] == DeliveryStatus.SENT
+    assert len(faulty.to(POISON)) == 1
+
+
+def at_once(app: Flask, work: Callable[[], object], times: int = 2) -> list[object]:
+    """Run `work` in `times` threads released at the same moment; return results."""
+    barrier = threading.Barrier(times)
+    results: list[object] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        with app.app_context():
+            try:
+                barrier.wait()
+                results.append(work())
+            except BaseException as error:  # noqa: BLE001 - reported below
+                errors.append(error)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=run) for _ in range(times)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors, errors
+    return results
+
+
+def test_two_clocks_ticking_at_the_same_moment_start_one_send(
+    sending_app: Flask, editors: Editors, faulty: FaultySMTP
+) -> None:
+    now = utcnow()
+    schedule_issue(editors, [make_audience(4)], now)
+
+    ticks = at_once(sending_app, lambda: tick(now))
+
+    started = [s for t in ticks for s in t.started if s.send_id]  # type: ignore[attr-defined]
+    assert len(started) == 1
+    assert db.session.scalar(select(func.count()).select_from(Send)) == 1
+    send_batches(sending_app)
+    assert faulty.copies() == {reader_address(n): 1 for n in range(4)}
+
+
+def test_two_clocks_closing_one_send_report_it_to_the_editors_once(
+    sending_app: Flask, editors: Editors, faulty: FaultySMTP
+) -> None:
+    send = start_send(editors, [make_audience(2)], utcnow())
+    send_batches(sending_app)
+
+    ticks = at_once(sending_app, lambda: tick(utcnow()))
+
+    assert sorted(f for t in ticks for f in t.finished) == [send.id]  # type: ignore[attr-defined]
+    for editor in (editors.writer, editors.approver):
+        [report] = faulty.to(editor.email)
+        assert report.parsed()["Subject"].startswith("Verzonden: ")
