@@ -109,10 +109,12 @@ def register_extensions(app: Flask) -> None:
 def import_models() -> None:
     """Import every model module so their tables are known to migrations and tests."""
     import service.audit  # noqa: F401
+    import service.delivery.bounce_models  # noqa: F401
     import service.delivery.models  # noqa: F401
     import service.editorial.models  # noqa: F401
     import service.organisation  # noqa: F401
     import service.subscribers.models  # noqa: F401
+    import service.tracking.models  # noqa: F401
 
 
 def select_locale() -> str:

@@ -83,6 +83,8 @@ class Subscriber(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     #: when the last confirmation mail went out (at most one per hour)
     confirmation_sent_at: Mapped[datetime | None]
+    #: agreed to personal open and click statistics (TRACKING_MODE=personal only)
+    tracking_consent: Mapped[bool] = mapped_column(default=False)
     #: random value in the current confirmation link; cleared once used (single use)
     confirmation_nonce: Mapped[str | None] = mapped_column(String(32))
 

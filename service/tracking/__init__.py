@@ -1,0 +1,1 @@
+"""Opens and clicks within Dutch privacy law: anonymous unless a reader agreed."""
