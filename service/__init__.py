@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import argon2.profiles
 from flask import Flask, Response, request, session
 from flask_login import current_user
 from sqlalchemy import text
@@ -63,6 +64,8 @@ def register_settings(
     app.config.update(
         SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
         MAX_CONTENT_LENGTH=64 * 1024 * 1024,
+        # argon2id as RFC 9106 recommends where memory is limited (64 MiB, t=3, p=4).
+        ARGON2_PARAMETERS=argon2.profiles.RFC_9106_LOW_MEMORY,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=app.config["PREFERRED_URL_SCHEME"] == "https",

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -16,10 +17,28 @@ from service.extensions import db
 from service.security import Role
 from service.subscribers.addresses import InvalidAddress, normalise_email
 
-_hasher = PasswordHasher()
-#: verified against when the account does not exist, so timing does not tell
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 MIN_PASSWORD_LENGTH = 10
+
+
+class _Hashing:
+    """The app's argon2 hasher (ARGON2_PARAMETERS) and a hash to check in vain.
+
+    The dummy hash is verified when an account does not exist, so the time a login
+    takes does not tell whether an address has an account. Built on first use.
+    """
+
+    def __init__(self, hasher: PasswordHasher) -> None:
+        self.hasher = hasher
+        self.dummy = hasher.hash(secrets.token_urlsafe(16))
+
+
+def _hashing() -> _Hashing:
+    hashing = current_app.extensions.get("postbode_hashing")
+    if hashing is None:
+        parameters = current_app.config["ARGON2_PARAMETERS"]
+        hashing = _Hashing(PasswordHasher.from_parameters(parameters))
+        current_app.extensions["postbode_hashing"] = hashing
+    return hashing
 
 
 class WeakPassword(DomainError):
@@ -28,7 +47,7 @@ class WeakPassword(DomainError):
 
 def hash_password(password: str) -> str:
     """Return an argon2id hash of the password."""
-    return _hasher.hash(password)
+    return _hashing().hasher.hash(password)
 
 
 def check_password_strength(password: str) -> None:
@@ -65,12 +84,13 @@ def authenticate(email: str, password: str, now: datetime) -> User | None:
         address = ""
     user = db.session.scalar(select(User).filter_by(email=address)) if address else None
     try:
-        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+        hashing = _hashing()
+        hashing.hasher.verify(user.password_hash if user else hashing.dummy, password)
     except (VerificationError, InvalidHashError):
         return None
     if user is None or not user.is_active:
         return None
-    if _hasher.check_needs_rehash(user.password_hash):
+    if _hashing().hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     user.last_login_at = now
     return user
@@ -79,7 +99,7 @@ def authenticate(email: str, password: str, now: datetime) -> User | None:
 def change_password(user: User, current: str, new: str) -> None:
     """Set a new password and end every other session of this account."""
     try:
-        _hasher.verify(user.password_hash, current)
+        _hashing().hasher.verify(user.password_hash, current)
     except (VerificationError, InvalidHashError):
         raise DomainError(
             _("Het huidige wachtwoord klopt niet."), field="current"
