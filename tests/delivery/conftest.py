@@ -16,10 +16,8 @@ from service.delivery.engine import Sender
 from service.delivery.models import Delivery, Send
 from service.delivery.scheduler import tick
 from service.editorial import operations as editorial
-from service.editorial.accounts import hash_password
 from service.editorial.models import Issue, User
 from service.extensions import db
-from service.security import Role
 from service.subscribers.models import (
     MailingList,
     Membership,
@@ -27,7 +25,7 @@ from service.subscribers.models import (
     Subscriber,
     SubscriberStatus,
 )
-from tests.conftest import PASSWORD, make_list
+from tests.conftest import make_list, make_user
 from tests.delivery.faults import FaultySMTP
 
 #: the public address of the site in these tests: List-Unsubscribe must be https
@@ -66,31 +64,11 @@ class Editors:
     approver: User
 
 
-@pytest.fixture(scope="session")
-def password_hash() -> str:
-    """Hash the test password once: argon2 is slow on purpose, and tests are many."""
-    return hash_password(PASSWORD)
-
-
-def make_editor(email: str, password_hash: str) -> User:
-    """Add an editor who logs in with PASSWORD (as make_user, without re-hashing)."""
-    user = User(
-        email=email,
-        role=Role.EDITOR,
-        name=email.split("@")[0].title(),
-        password_hash=password_hash,
-    )
-    db.session.add(user)
-    db.session.commit()
-    return user
-
-
 @pytest.fixture
-def editors(sending_app: Flask, password_hash: str) -> Editors:
+def editors(sending_app: Flask) -> Editors:
     """Two editors, who also receive the reports and pause notices."""
     return Editors(
-        make_editor("schrijver@postbode.nl", password_hash),
-        make_editor("eindredacteur@postbode.nl", password_hash),
+        make_user("schrijver@postbode.nl"), make_user("eindredacteur@postbode.nl")
     )
 
 
