@@ -102,6 +102,21 @@ def _database_url(env: Mapping[str, str], instance: Path) -> str:
     return raw
 
 
+def _mailbox_url(env: Mapping[str, str], name: str) -> str:
+    raw = _text(env, name)
+    if not raw:
+        return ""
+    parts = urlsplit(raw)
+    # The URL holds a password: the message names the problem, never the value.
+    if parts.scheme not in ("imap", "imaps", "pop3", "pop3s"):
+        raise ConfigError(
+            name, "must start with imaps://, imap://, pop3s:// or pop3://"
+        )
+    if not (parts.hostname and parts.username and parts.password):
+        raise ConfigError(name, "must name a user, a password and a host")
+    return raw
+
+
 def _secret_key(env: Mapping[str, str], instance: Path) -> str:
     raw = _text(env, "SECRET_KEY")
     if raw:
@@ -152,6 +167,12 @@ def load_settings(
             f"must be memory:// or redis://…, got {ratelimit_uri!r}",
         )
     fallbacks = [k.strip() for k in _text(env, "SECRET_KEY_FALLBACKS").split(",")]
+    soft_score = _number(env, "BOUNCE_SOFT_SCORE", 0.5, float, 0)
+    if soft_score > 1:
+        raise ConfigError("BOUNCE_SOFT_SCORE", f"must be at most 1, got {soft_score}")
+    webhook_secret = _text(env, "WEBHOOK_SECRET")
+    if webhook_secret and len(webhook_secret) < 16:
+        raise ConfigError("WEBHOOK_SECRET", "must be at least 16 characters long")
 
     settings: dict[str, Any] = {
         "SECRET_KEY": _secret_key(env, instance),
@@ -170,6 +191,16 @@ def load_settings(
         "MAIL_NEWSLETTER_SENDER": _address(env, "MAIL_NEWSLETTER_SENDER", sender),
         "MAIL_OUTBOX_DIR": str(instance / "outbox"),
         "BOUNCE_ADDRESS": _text(env, "BOUNCE_ADDRESS"),
+        #: what a soft bounce adds to a reader's score (a hard one adds 1)
+        "BOUNCE_SOFT_SCORE": soft_score,
+        #: at this score within the window the reader is marked bounced
+        "BOUNCE_THRESHOLD": _number(env, "BOUNCE_THRESHOLD", 3.0, float, 0.5),
+        #: bounce scores older than this many days no longer count
+        "BOUNCE_WINDOW_DAYS": _number(env, "BOUNCE_WINDOW_DAYS", 7, minimum=1),
+        #: the mailbox `flask bounces poll` reads, e.g. imaps://user:pass@host/INBOX
+        "BOUNCE_MAILBOX_URL": _mailbox_url(env, "BOUNCE_MAILBOX_URL"),
+        #: shared secret of the bounce webhooks; while empty they refuse everything
+        "WEBHOOK_SECRET": webhook_secret,
         "DKIM_DOMAIN": _text(env, "DKIM_DOMAIN"),
         "DKIM_SELECTOR": _text(env, "DKIM_SELECTOR"),
         "DKIM_PRIVATE_KEY_FILE": _text(env, "DKIM_PRIVATE_KEY_FILE"),

@@ -146,6 +146,7 @@ def register_blueprints(app: Flask) -> None:
     """Attach the public pages, the admin and the health check."""
     from service.archive.views import bp as archive_bp
     from service.delivery.views import bp as sends_bp
+    from service.delivery.webhooks import bp as webhooks_bp
     from service.editorial.contribution_views import bp as contributions_bp
     from service.editorial.issue_views import bp as issues_bp
     from service.editorial.media import bp as media_bp
@@ -165,6 +166,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(contributions_bp)
     app.register_blueprint(issues_bp)
     app.register_blueprint(sends_bp)
+    app.register_blueprint(webhooks_bp)
     public(app.view_functions["static"])
 
     @app.get("/healthz")

@@ -117,6 +117,7 @@ def urls_command() -> None:
 
 def register(app: Flask) -> None:
     """Attach the command groups to the app."""
+    from service.delivery.bounce_cli import bounces
     from service.delivery.cli import (
         scheduler_command,
         send,
@@ -136,3 +137,4 @@ def register(app: Flask) -> None:
     app.cli.add_command(worker_command)
     app.cli.add_command(scheduler_command)
     app.cli.add_command(serve_command)
+    app.cli.add_command(bounces)

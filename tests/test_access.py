@@ -35,6 +35,8 @@ ACCESS = {
     "contributions.*": {"admin", "editor"},
     "issues.*": {"admin", "editor"},
     "sends.*": {"admin", "editor"},
+    "webhooks.generic": PUBLIC,
+    "webhooks.ses": PUBLIC,
     "media.file": PUBLIC,
     "archive.issue": PUBLIC,
     "subscribers_admin.*": {"admin", "editor"},

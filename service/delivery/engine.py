@@ -29,7 +29,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from service.db import utcnow
-from service.delivery import verp
+from service.delivery import bounces, verp
 from service.delivery.models import (
     PAUSED_BY_FAILURES,
     Delivery,
@@ -451,6 +451,7 @@ class Sender:
                 values.update(
                     status=DeliveryStatus.FAILED, attempts=delivery.attempts + 1
                 )
+                bounces.record_refusal(delivery.id, delivery.subscriber_id, reply, now)
             db.session.execute(
                 update(Delivery)
                 .where(Delivery.id == delivery.id, Delivery.lease_owner == self.owner)

@@ -16,12 +16,14 @@ from flask import (
     send_file,
     url_for,
 )
+from flask_babel import format_decimal
 from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms import SelectChoice
 
 from service import audit
 from service.db import utcnow
+from service.delivery import bounces
 from service.errors import DomainError
 from service.extensions import db
 from service.organisation import current_identity
@@ -52,6 +54,15 @@ def _reader(subscriber_id: int) -> Subscriber:
     if subscriber is None:
         abort(404)
     return subscriber
+
+
+def _bounce_context(subscriber: Subscriber) -> dict[str, object]:
+    """Return the reader's bounce log and score for their page."""
+    return {
+        "bounce_log": bounces.events_of(subscriber),
+        "bounce_score": format_decimal(bounces.score_of(subscriber, utcnow())),
+        "bounce_threshold": format_decimal(current_app.config["BOUNCE_THRESHOLD"]),
+    }
 
 
 def _list_choices() -> list[SelectChoice]:
@@ -105,6 +116,7 @@ def show(subscriber_id: int) -> str:
         subscriber=subscriber,
         button=ButtonForm(),
         erase_form=EraseSubscriberForm(),
+        **_bounce_context(subscriber),
     )
 
 
@@ -164,6 +176,25 @@ def unsubscribe(subscriber_id: int) -> Response:
     return redirect(url_for(".show", subscriber_id=subscriber.id))
 
 
+@bp.post("/<int:subscriber_id>/reactivate")
+@roles(*STAFF)
+def reactivate(subscriber_id: int) -> Response:
+    """Send mail again to a reader who was marked bounced; the score starts afresh."""
+    subscriber = _reader(subscriber_id)
+    if not ButtonForm().validate_on_submit():
+        abort(400)
+    try:
+        bounces.reactivate(subscriber, utcnow())
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+    else:
+        audit.record(_actor(), "subscriber.reactivate", f"subscriber #{subscriber.id}")
+        db.session.commit()
+        flash(_("De lezer krijgt weer mail."), "success")
+    return redirect(url_for(".show", subscriber_id=subscriber.id))
+
+
 @bp.post("/<int:subscriber_id>/erase")
 @roles(*STAFF)
 def erase(subscriber_id: int) -> str | tuple[str, int] | Response:
@@ -176,6 +207,7 @@ def erase(subscriber_id: int) -> str | tuple[str, int] | Response:
             subscriber=subscriber,
             button=ButtonForm(),
             erase_form=form,
+            **_bounce_context(subscriber),
         ), 422
     # The audit log names the row, never the address of someone erased.
     audit.record(_actor(), "subscriber.erase", f"subscriber #{subscriber.id}")
