@@ -215,6 +215,8 @@ def load_settings(
         #: optional mailto: target in List-Unsubscribe, besides the one-click link
         "MAIL_UNSUBSCRIBE_ADDRESS": _text(env, "MAIL_UNSUBSCRIBE_ADDRESS"),
         "TRACKING_MODE": _choice(env, "TRACKING_MODE", "anonymous", TRACKING_MODES),
+        #: raw opens and clicks are deleted after this many days; hourly counts stay
+        "TRACKING_EVENT_DAYS": _number(env, "TRACKING_EVENT_DAYS", 183, minimum=1),
         "RATELIMIT_STORAGE_URI": ratelimit_uri,
         "RATELIMIT_ENABLED": _bool(env, "RATELIMIT_ENABLED", True),
         "TIMEZONE": timezone,

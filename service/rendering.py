@@ -60,7 +60,10 @@ def render_email(
 #: in by `personalise`; they survive MJML and contain nothing HTML or URLs escape.
 SLOT_UNSUBSCRIBE_URL = "__PB_UNSUBSCRIBE_URL__"
 SLOT_PREFERENCES_URL = "__PB_PREFERENCES_URL__"
-SLOTS = (SLOT_UNSUBSCRIBE_URL, SLOT_PREFERENCES_URL)
+#: the end of each tracking URL in personal mode: a consenting reader's signed piece,
+#: empty for everyone else (service/tracking)
+SLOT_READER = "__PB_READER__"
+SLOTS = (SLOT_UNSUBSCRIBE_URL, SLOT_PREFERENCES_URL, SLOT_READER)
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,8 @@ ACCESS = {
     "webhooks.ses": PUBLIC,
     "media.file": PUBLIC,
     "archive.issue": PUBLIC,
+    "tracking.open_pixel": PUBLIC,
+    "tracking.click": PUBLIC,
     "subscribers_admin.*": {"admin", "editor"},
     "review.*": {"admin", "editor"},
 }

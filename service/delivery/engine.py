@@ -45,9 +45,15 @@ from service.mail.dkim import Signer
 from service.mail.frozen import FrozenMessage
 from service.mail.message import ascii_address
 from service.mail.sessions import Reply, Session, open_session
-from service.rendering import SLOT_PREFERENCES_URL, SLOT_UNSUBSCRIBE_URL, SLOTS
+from service.rendering import (
+    SLOT_PREFERENCES_URL,
+    SLOT_READER,
+    SLOT_UNSUBSCRIBE_URL,
+    SLOTS,
+)
 from service.subscribers.models import Membership, MembershipStatus, Subscriber
 from service.subscribers.notices import preferences_url_for, unsubscribe_url_for
+from service.tracking.operations import reader_slot_value
 
 log = logging.getLogger(__name__)
 
@@ -275,7 +281,11 @@ class Sender:
             row.id: row
             for row in db.session.execute(
                 select(
-                    Subscriber.id, Subscriber.email, Subscriber.name, Subscriber.uid
+                    Subscriber.id,
+                    Subscriber.email,
+                    Subscriber.name,
+                    Subscriber.uid,
+                    Subscriber.tracking_consent,
                 ).where(Subscriber.id.in_(ids), Subscriber.status == "active")
             )
         }
@@ -332,6 +342,13 @@ class Sender:
             values={
                 SLOT_UNSUBSCRIBE_URL: unsubscribe,
                 SLOT_PREFERENCES_URL: preferences_url_for(reader.uid),  # type: ignore[attr-defined]
+                # Tracking (issue 5): a signed piece only for a consenting reader in
+                # personal mode, else "" (anonymous URLs, the same for everyone).
+                SLOT_READER: reader_slot_value(
+                    config,
+                    delivery.id,
+                    reader.tracking_consent,  # type: ignore[attr-defined]
+                ),
             },
             headers={"List-Unsubscribe": list_unsubscribe},
         )

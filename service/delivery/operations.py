@@ -35,6 +35,7 @@ from service.subscribers.models import (
     Subscriber,
     SubscriberStatus,
 )
+from service.tracking.operations import track_send
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,9 @@ def start_send(
     )
     db.session.add(send)
     db.session.flush()
+    # Tracking (issue 5): store the send's links and freeze the HTML with click URLs
+    # and an open pixel as TRACKING_MODE says (off: unchanged). Needs send.id.
+    send.html = track_send(send)
     on_a_list = exists().where(
         and_(
             Membership.subscriber_id == Subscriber.id,

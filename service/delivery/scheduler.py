@@ -15,12 +15,13 @@ from datetime import datetime
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
-from flask import Flask
+from flask import Flask, current_app
 
 from service.db import utcnow
 from service.delivery import operations
 from service.delivery.reports import report_finished
 from service.extensions import db
+from service.tracking.operations import expire_events
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,7 @@ def tick(now: datetime) -> Tick:
         db.session.commit()
         done.finished.append(send.id)
     done.reminded = len(remind_correspondents(now))
+    expire_events(now, current_app.config["TRACKING_EVENT_DAYS"])
     db.session.commit()
     return done
 

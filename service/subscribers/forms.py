@@ -52,6 +52,12 @@ def at_least_one(_form: FlaskForm, field: SelectMultipleField) -> None:
         raise ValidationError(_l("Kies ten minste één nieuwsbrief."))
 
 
+#: the choice offered for personal tracking, in plain words (TRACKING_MODE=personal)
+TRACKING_CONSENT = _l(
+    "Ja, jullie mogen bijhouden of ik de nieuwsbrief open en op welke links ik klik, "
+    "om de nieuwsbrief beter te maken."
+)
+
 LOCALE_CHOICES = [SelectChoice("nl", "Nederlands"), SelectChoice("en", "English")]
 
 
@@ -68,6 +74,8 @@ class SignupForm(FlaskForm):
         coerce=int,
         validators=[at_least_one],
     )
+    #: personal open and click statistics; shown only when TRACKING_MODE is personal
+    tracking = BooleanField(TRACKING_CONSENT)
     #: hidden from people by CSS and aria-hidden; bots fill it in
     website = StringField(_l("Laat dit veld leeg"), validators=[Length(max=0)])
 
@@ -78,6 +86,8 @@ class PreferencesForm(FlaskForm):
     name = StringField(_l("Naam"), validators=[name_length])
     locale = SelectField(_l("Taal van de mail"), choices=LOCALE_CHOICES)
     lists = MultiCheckboxField(_l("Ik ontvang"), coerce=int)
+    #: shown only when TRACKING_MODE is personal
+    tracking = BooleanField(TRACKING_CONSENT)
 
 
 class ConfirmEraseForm(FlaskForm):

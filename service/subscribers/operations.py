@@ -165,11 +165,16 @@ def request_subscription(
     source: str,
     now: datetime,
     ip: str | None = None,
+    tracking_consent: bool | None = None,
 ) -> SignupOutcome:
     """Record a signup for public lists as pending and say whether to mail a link.
 
     The answer to the person is the same whether or not the address is known,
     suppressed or already confirmed, so the page cannot be used to probe addresses.
+    `tracking_consent` is the personal-tracking choice when the page offered it
+    (None: not offered). It applies only to a reader who is not active yet: the
+    signup page proves no address, so it cannot change a confirmed reader's choice
+    (that is what the preferences page, reached from their own mail, is for).
     """
     address = parse_email(email)
     chosen = [item for item in lists if item.is_public]
@@ -209,6 +214,8 @@ def request_subscription(
     record_event(
         subscriber, "subscribed", now, lists=[m.slug for m in chosen], source=source
     )
+    if tracking_consent is not None and subscriber.status != SubscriberStatus.ACTIVE:
+        _set_tracking_consent(subscriber, tracking_consent, now, via="signup")
     db.session.flush()
 
     recently = subscriber.confirmation_sent_at and (
@@ -283,11 +290,13 @@ def update_preferences(
     org_name: str,
     source: str,
     now: datetime,
+    tracking_consent: bool | None = None,
 ) -> None:
-    """Change name, language and lists from the preferences page.
+    """Change name, language, lists (and the tracking choice) from the preferences page.
 
     The page is reached through a signed link from a mail to this address, which
     proves the address; lists added there are active at once, with consent recorded.
+    `tracking_consent` is None when the page did not offer the choice.
     """
     subscriber.name = clean_name(name)
     subscriber.locale = locale
@@ -314,7 +323,17 @@ def update_preferences(
             _leave(subscriber, membership, now)
     _settle_status(subscriber)
     record_event(subscriber, "preferences", now, lists=sorted(wanted))
+    if tracking_consent is not None and tracking_consent != subscriber.tracking_consent:
+        _set_tracking_consent(subscriber, tracking_consent, now, via="preferences")
     db.session.flush()
+
+
+def _set_tracking_consent(
+    subscriber: Subscriber, given: bool, now: datetime, *, via: str
+) -> None:
+    """Set the personal-tracking choice and keep it in the reader's history."""
+    subscriber.tracking_consent = given
+    record_event(subscriber, "tracking-consent", now, given=given, via=via)
 
 
 def _leave(subscriber: Subscriber, membership: Membership, now: datetime) -> None:

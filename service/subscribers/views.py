@@ -56,6 +56,11 @@ def _reader(token: str, purpose: str) -> tuple[Subscriber, dict]:
     return operations.find_subscriber(uid), payload
 
 
+def _tracking_offered() -> bool:
+    """Tell whether the pages offer the personal-tracking choice (personal mode)."""
+    return current_app.config["TRACKING_MODE"] == "personal"
+
+
 def _signup_form() -> SignupForm:
     form = SignupForm()
     form.lists.choices = [SelectChoice(m.id, m.name) for m in operations.public_lists()]
@@ -85,6 +90,7 @@ def subscribe() -> str | Response:
             source=request.base_url,
             now=utcnow(),
             ip=request.remote_addr if current_app.config["CONSENT_RECORD_IP"] else None,
+            tracking_consent=form.tracking.data if _tracking_offered() else None,
         )
         db.session.commit()
         if outcome.send_confirmation and outcome.subscriber is not None:
@@ -99,6 +105,7 @@ def subscribe() -> str | Response:
         "subscribers/subscribe.html",
         form=form,
         consent=shown,
+        tracking_offered=_tracking_offered(),
         list_descriptions=descriptions,
         latest=latest_sent_issue(),
     ), status
@@ -177,6 +184,7 @@ def _preferences_form(subscriber: Subscriber) -> PreferencesForm:
             for m in subscriber.memberships
             if m.status == MembershipStatus.ACTIVE
         ]
+        form.tracking.data = subscriber.tracking_consent
     return form
 
 
@@ -195,6 +203,7 @@ def preferences(token: str) -> str | tuple[str, int] | Response:
             org_name=current_identity().name,
             source=request.base_url.rsplit("/", 1)[0],
             now=utcnow(),
+            tracking_consent=form.tracking.data if _tracking_offered() else None,
         )
         db.session.commit()
         return redirect(url_for("subscribers.preferences", token=token, saved=1))
@@ -205,6 +214,7 @@ def preferences(token: str) -> str | tuple[str, int] | Response:
         subscriber=subscriber,
         token=token,
         saved=request.args.get("saved") == "1",
+        tracking_offered=_tracking_offered(),
         button=ButtonForm(),
     ), status
 
