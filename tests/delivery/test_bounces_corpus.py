@@ -30,8 +30,7 @@ def flufl_expectations() -> dict[str, tuple[str, bool]]:
     table = next(
         ast.literal_eval(node.value)
         for node in ast.parse(source).body
-        if isinstance(node, ast.Assign)
-        and getattr(node.targets[0], "id", "") == "DATA"
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "DATA"
     )
     return {row[1]: (row[0], len(row) == 4 and row[3]) for row in table}
 

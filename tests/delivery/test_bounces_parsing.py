@@ -76,9 +76,7 @@ def test_the_address_quoted_in_the_returned_message_is_not_taken_for_a_recipient
     assert report.recipients == ("lezer0009@example.net",)
 
 
-@pytest.mark.parametrize(
-    "name", ["dsn_relayed_success.eml", "out_of_office.eml"]
-)
+@pytest.mark.parametrize("name", ["dsn_relayed_success.eml", "out_of_office.eml"])
 def test_good_news_and_an_out_of_office_reply_are_not_bounces(name: str) -> None:
     assert report_of(corpus_message(name)).kind == ""
 
@@ -125,9 +123,7 @@ def test_the_envelope_recipient_is_trusted_before_the_headers() -> None:
     assert bounces.attribute(report, [SECRET]) == 9
 
 
-def test_a_complaint_is_attributed_through_the_returned_messages_return_path() -> (
-    None
-):
+def test_a_complaint_is_attributed_through_the_returned_messages_return_path() -> None:
     raw = corpus_message("arf_complaint.eml").replace(
         f"Original-Mail-From: <bounces+{tag_for(DELIVERY)}".encode(),
         b"Original-Mail-From: <bounces",
