@@ -12,6 +12,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from service.audit import AuditLog
+from service.db import utcnow
 from service.delivery import bounces, verp
 from service.delivery.bounce_models import BounceEvent
 from service.delivery.bounce_receiver import NOT_A_BOUNCE, RECORDED, UNTAGGED, process
@@ -21,6 +22,15 @@ from service.extensions import db
 from service.subscribers import operations
 from service.subscribers.models import MailingList, Subscriber, SubscriberStatus
 from tests.conftest import NOW, login, make_list, make_subscriber, make_user
+from tests.delivery.conftest import (
+    Editors,
+    make_audience,
+    reader_address,
+    send_batches,
+    start_send,
+    statuses,
+)
+from tests.delivery.faults import FaultySMTP
 
 CORPUS = Path(__file__).parent / "bounces"
 BOUNCE_ADDRESS = "bounces@postbode.example.nl"
@@ -326,3 +336,21 @@ def test_only_staff_may_reactivate(bounce_app: Flask, client: FlaskClient) -> No
     response = client.post(f"/admin/subscribers/{subscriber.id}/reactivate")
     assert response.status_code == 403
     assert status_of(subscriber) == "bounced"
+
+
+def test_a_5xx_refusal_by_the_relay_while_sending_counts_as_a_hard_bounce(
+    sending_app: Flask, editors: Editors, faulty: FaultySMTP
+) -> None:
+    send = start_send(editors, [make_audience(3)], utcnow())
+    faulty.answer("rcpt", "550 5.1.1 User unknown", to=reader_address(1))
+    faulty.answer("rcpt", "451 4.3.0 Try again later", to=reader_address(2))
+    send_batches(sending_app, batches=1)
+    assert statuses(send)[reader_address(1)] == "failed"
+    assert statuses(send)[reader_address(2)] == "deferred"
+    events = db.session.execute(
+        select(Subscriber.email, BounceEvent.kind, BounceEvent.status_code).join(
+            Subscriber, Subscriber.id == BounceEvent.subscriber_id
+        )
+    ).all()
+    # The deferral (4xx) is not a bounce.
+    assert events == [(reader_address(1), "hard", "5.1.1")]
