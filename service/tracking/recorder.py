@@ -102,7 +102,13 @@ class Recorder:
                 target=self._run, name="tracking-flush", daemon=True
             )
             self._thread.start()
-            atexit.register(self.flush)
+            atexit.register(self._flush_at_exit)
+
+    def _flush_at_exit(self) -> None:
+        try:
+            self.flush()
+        except Exception:  # noqa: BLE001 - exiting anyway; say what was lost
+            log.exception("writing tracking events at exit failed")
 
     def _run(self) -> None:
         while True:

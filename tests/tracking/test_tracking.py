@@ -20,6 +20,7 @@ from service.subscribers.notices import preferences_url_for
 from service.tracking import links
 from service.tracking.models import Link, TrackingCount, TrackingEvent
 from service.tracking.operations import expire_events, keys, record_hit
+from service.tracking.recorder import EXTENSION
 from service.tracking.views import PIXEL
 from tests.conftest import Outbox, html_of, make_list, text_of
 from tests.tracking.conftest import (
@@ -381,3 +382,26 @@ def test_signup_and_preferences_record_the_choice(
         {"given": True, "via": "signup"},
         {"given": False, "via": "preferences"},
     ]
+
+
+def test_nothing_is_started_before_the_first_event(
+    app: Flask, client: FlaskClient, outbox: Outbox, password_hash: str
+) -> None:
+    _two_readers(app, password_hash)
+    assert EXTENSION not in app.extensions  # no buffer, no thread at start-up
+    html, _ = _mail_of(outbox, "nee@example.nl")
+    client.get(_path(_tracking_urls(html)[0]), headers={"User-Agent": BROWSER})
+    assert app.extensions[EXTENSION]._thread.is_alive()
+    assert written(app) + len(_events()) >= 1
+
+
+def test_switching_tracking_off_keeps_old_links_working_and_counts_nothing(
+    app: Flask, client: FlaskClient, outbox: Outbox, password_hash: str
+) -> None:
+    _two_readers(app, password_hash)
+    app.config["TRACKING_MODE"] = "off"
+    html, _ = _mail_of(outbox, "nee@example.nl")
+    click = _path(next(u for u in _tracking_urls(html) if "/t/c/" in u))
+    assert client.get(click).status_code == 302
+    assert EXTENSION not in app.extensions
+    assert _events() == [] and _counts() == {}
