@@ -86,6 +86,8 @@ class _Handler:
     accepted: list[Accepted] = field(default_factory=list)
     drops: Counter[str] = field(default_factory=Counter)
     delay: float = 0.0
+    waiting: int = 0
+    most_waiting: int = 0
     sessions: int = 0
     transactions: int = 0
     live: set[SMTP] = field(default_factory=set)
@@ -184,7 +186,12 @@ class _Handler:
             server.transport.abort()  # type: ignore[union-attr]
             return "250 OK (never sent)"
         if self.delay:
+            with self.lock:
+                self.waiting += 1
+                self.most_waiting = max(self.most_waiting, self.waiting)
             await asyncio.sleep(self.delay)
+            with self.lock:
+                self.waiting -= 1
         return "250 OK"
 
 
@@ -313,6 +320,12 @@ class FaultySMTP:
         """How many SMTP sessions sent at least a MAIL command."""
         with self.handler.lock:
             return self.handler.sessions
+
+    @property
+    def most_waiting_at_once(self) -> int:
+        """How many sessions waited for a delayed final reply at the same time."""
+        with self.handler.lock:
+            return self.handler.most_waiting
 
     def to(self, address: str) -> list[Accepted]:
         """Return the messages taken in for `address`."""

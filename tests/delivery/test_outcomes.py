@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 
 import pytest
@@ -202,17 +201,16 @@ def test_with_30_percent_of_sessions_ended_by_421_everyone_gets_exactly_one_mess
 def test_a_slow_final_reply_delays_but_never_doubles_and_connections_work_side_by_side(
     sending_app: Flask, editors: Editors, faulty: FaultySMTP
 ) -> None:
-    readers, delay = 8, 0.4
+    readers = 8
     send = start_send(editors, [make_audience(readers)], utcnow())
-    faulty.delay_final_reply(delay)
+    faulty.delay_final_reply(0.4)
 
-    began = time.monotonic()
     send_batches(sending_app, concurrency=4)
-    took = time.monotonic() - began
 
     assert faulty.copies() == {reader_address(n): 1 for n in range(readers)}
     assert set(statuses(send).values()) == {DeliveryStatus.SENT}
-    assert took < readers * delay * 0.75  # four connections, not one at a time
+    # Counted by the server, not timed: a busy test machine cannot make it flaky.
+    assert faulty.most_waiting_at_once >= 2
 
 
 def test_too_many_failures_in_a_row_pause_the_send_and_tell_the_editors(
