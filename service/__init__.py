@@ -155,6 +155,7 @@ def register_blueprints(app: Flask) -> None:
     from service.mail.views import bp as outbox_bp
     from service.subscribers.admin import bp as subscribers_admin_bp
     from service.subscribers.views import bp as subscribers_bp
+    from service.tracking.stats_views import bp as stats_bp
     from service.tracking.views import bp as tracking_bp
 
     app.register_blueprint(subscribers_bp)
@@ -170,6 +171,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(webhooks_bp)
     # Importing the views also connects tracking's personal-data receiver.
     app.register_blueprint(tracking_bp)
+    app.register_blueprint(stats_bp)
     public(app.view_functions["static"])
 
     @app.get("/healthz")

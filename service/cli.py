@@ -126,6 +126,7 @@ def register(app: Flask) -> None:
     )
     from service.editorial.cli import issues
     from service.subscribers.cli import subscribers
+    from service.tracking.stats_cli import stats_command
 
     app.cli.add_command(users)
     app.cli.add_command(subscribers)
@@ -138,3 +139,4 @@ def register(app: Flask) -> None:
     app.cli.add_command(scheduler_command)
     app.cli.add_command(serve_command)
     app.cli.add_command(bounces)
+    app.cli.add_command(stats_command)

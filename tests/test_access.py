@@ -35,6 +35,7 @@ ACCESS = {
     "contributions.*": {"admin", "editor"},
     "issues.*": {"admin", "editor"},
     "sends.*": {"admin", "editor"},
+    "stats.*": {"admin", "editor"},
     "webhooks.generic": PUBLIC,
     "webhooks.ses": PUBLIC,
     "media.file": PUBLIC,
