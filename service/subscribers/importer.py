@@ -626,16 +626,27 @@ class BulkInsert:
     the compiler, which costs three to four times the database's own work at
     this size. Here values are bound by the caller through `bind` (dates on
     SQLite, JSON) once per distinct value, and rows are plain tuples in `keys`
-    order. Every column must be given: Python-side defaults are not applied.
+    order. Columns the caller does not give get their constant Python-side default
+    (so a column added later with a default does not break the import); columns
+    with a callable default must be given.
     """
 
-    def __init__(self, table: Table, keys: tuple[str, ...]) -> None:
+    def __init__(self, table: Table, given: tuple[str, ...]) -> None:
         self.connection = db.session.connection()
         dialect = self.connection.dialect
         self.table = table
+        self.dialect = dialect
+        defaults = {
+            column.key: column.default.arg
+            for column in table.columns
+            if column.key not in given
+            and column.default is not None
+            and column.default.is_scalar
+        }
+        self.constants = tuple(self.bind(key, value) for key, value in defaults.items())
+        keys = given + tuple(defaults)
         self.keys = keys
         self.compiled = insert(table).compile(dialect=dialect, column_keys=list(keys))
-        self.dialect = dialect
         order = tuple(self.compiled.positiontup or ())
         #: positions to reorder tuples into the statement's order, when it differs
         self.reorder = (
@@ -654,6 +665,8 @@ class BulkInsert:
         """Insert the rows (tuples in `keys` order, values already bound)."""
         if not rows:
             return
+        if self.constants:
+            rows = [row + self.constants for row in rows]
         if not self.compiled.positional:
             params: list[Any] = [dict(zip(self.keys, row, strict=True)) for row in rows]
         elif self.reorder is not None:

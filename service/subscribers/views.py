@@ -76,7 +76,7 @@ def subscribe() -> str | Response:
     """Show the signup page; on POST record the signup and mail a confirmation link."""
     form = _signup_form()
     if request.method == "GET" and len(form.lists.choices) == 1:
-        form.lists.data = [form.lists.choices[0][0]]
+        form.lists.data = [form.lists.choices[0].value]
     identity = current_identity()
     locale = str(get_locale())
     shown = consent_text(identity.name, locale)
