@@ -392,3 +392,10 @@ def test_signups_are_rate_limited_per_address(
         assert "Te veel verzoeken" in page
         db.session.remove()
         db.engine.dispose()
+
+
+def test_with_one_public_list_it_is_ticked_for_the_reader(client: FlaskClient) -> None:
+    only = make_list("nieuwsbrief", "Nieuwsbrief")
+    page = client.get("/subscribe").get_data(as_text=True)
+    [box] = re.findall(r'<input[^>]*name="lists"[^>]*>', page)
+    assert f'value="{only.id}"' in box and "checked" in box
