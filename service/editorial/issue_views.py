@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 from wtforms import SelectChoice
 
 from service.db import utcnow
+from service.delivery.models import Send
 from service.editorial import operations
 from service.editorial.images import store_image
 from service.editorial.issue_forms import (
@@ -207,6 +208,9 @@ def edit(issue_id: int) -> str | tuple[str, int] | Response:
         conflict=conflict,
         editable=issue.status in EDITABLE,
         current_version=issue.version,
+        send_id=db.session.scalar(
+            select(Send.id).where(Send.issue_id == issue.id).order_by(Send.id.desc())
+        ),
     ), status
 
 

@@ -24,6 +24,7 @@ from sqlalchemy import select
 
 from service import audit
 from service.db import utcnow
+from service.delivery.models import Send
 from service.editorial import calendar, checks, operations
 from service.editorial.models import Issue, IssueStatus, User
 from service.editorial.review_forms import ScheduleForm, TestSendForm
@@ -194,6 +195,9 @@ def _preview_page(
         audience=_audience_names(issue),
         test_form=test_form or _test_form(),
         can_cancel=issue.status in CANCELLABLE,
+        send_id=db.session.scalar(
+            select(Send.id).where(Send.issue_id == issue.id).order_by(Send.id.desc())
+        ),
     ), status
 
 
