@@ -59,7 +59,9 @@ class SMTPSink:
     def __init__(self) -> None:
         self.collector = _Collector()
         self.port = free_port()
-        self.controller = Controller(self.collector, hostname="127.0.0.1", port=self.port)
+        self.controller = Controller(
+            self.collector, hostname="127.0.0.1", port=self.port
+        )
 
     @property
     def messages(self) -> list[ReceivedMail]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 from flask import Flask
@@ -347,8 +348,15 @@ def test_an_uploaded_file_is_imported_and_every_bad_line_listed(
     )
     text = page(response)
     assert response.status_code == 200
-    assert "<tr><td>3</td><td>ongeldig e-mailadres: kapot</td></tr>" in text
-    assert "<tr><td>4</td><td>dubbel: dit adres staat al op regel 2</td></tr>" in text
+    rows = [
+        [
+            re.sub(r"<[^>]+>", "", cell).strip()
+            for cell in re.findall(r"<td[^>]*>(.*?)</td>", row)
+        ]
+        for row in re.findall(r"<tr>(.*?)</tr>", text, flags=re.S)
+    ]
+    assert ["3", "ongeldig e-mailadres: kapot"] in rows
+    assert ["4", "dubbel: dit adres staat al op regel 2"] in rows
     assert "2 bevestigingsmails verstuurd." in text
     assert reader("kees@example.nl").status == SubscriberStatus.PENDING
     assert len(outbox.to("kees@example.nl")) == 1
