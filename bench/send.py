@@ -32,13 +32,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import resource
 import shutil
-import signal
 import smtplib
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -51,11 +48,19 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+from common import (
+    ensure_postgres_database,
+    free_port,
+    load_average,
+    machine_line,
+    start_sink,
+    stop_process,
+)
+
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 sys.path.insert(0, str(REPO))
 
-SMTP_SINK = "/usr/sbin/smtp-sink"
 SMTP_SOURCE = "/usr/sbin/smtp-source"
 SECRET_KEY = "bench-secret-key-0123456789abcdef"
 BASE_URL = "https://nieuwsbrief.example.nl"
@@ -321,7 +326,9 @@ def sample_issue(instance: Path, port: int, concurrency: int) -> tuple[Any, Samp
         )
         db.session.commit()
         uid, email, name = reader(1)
-        row = argparse.Namespace(id=1, uid=uid, email=email, name=name)
+        row = argparse.Namespace(
+            id=1, uid=uid, email=email, name=name, tracking_consent=False
+        )
         sender = Sender(app)
         job = sender._job(
             send_row, Claimed(1, send_row.id, 1, 0, 0, False), row, app.config
@@ -416,72 +423,6 @@ def naive(app: Any, sample: Sample, port: int, count: int) -> tuple[float, float
 # -- the sink and the children -------------------------------------------------
 
 
-def free_port() -> int:
-    """Return a TCP port of 127.0.0.1 that nobody listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def start_sink(port: int) -> tuple[subprocess.Popen, str]:
-    """Start smtp-sink (or an aiosmtpd sink) on `port`; return it and its name."""
-    if Path(SMTP_SINK).exists():
-        command = [SMTP_SINK]
-        if os.geteuid() == 0:
-            # smtp-sink refuses to run as root; it drops to this user after binding.
-            command += ["-u", "postfix" if _has_user("postfix") else "nobody"]
-        command += [f"127.0.0.1:{port}", "256"]
-        name = "Postfix smtp-sink " + _postfix_version()
-    else:
-        command = [
-            sys.executable, "-m", "aiosmtpd", "-n",
-            "-l", f"127.0.0.1:{port}", "-c", "aiosmtpd.handlers.Sink",
-        ]  # fmt: skip
-        name = f"aiosmtpd {version('aiosmtpd')} Sink (separate process)"
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return process, name
-        except OSError:
-            if process.poll() is not None:
-                sys.exit(f"the sink exited with {process.returncode}")
-            time.sleep(0.1)
-    process.terminate()
-    sys.exit("the sink did not listen within 15 seconds")
-
-
-def _has_user(name: str) -> bool:
-    import pwd
-
-    try:
-        pwd.getpwnam(name)
-    except KeyError:
-        return False
-    return True
-
-
-def _postfix_version() -> str:
-    found = subprocess.run(
-        ["dpkg-query", "-W", "-f", "${Version}", "postfix"],
-        capture_output=True,
-        text=True,
-    )
-    return found.stdout.strip() if found.returncode == 0 else ""
-
-
-def stop_process(process: subprocess.Popen) -> None:
-    """Stop a process the bench started, politely first."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 def child(
     mode: str, database: str, instance: Path, port: int, size: int, concurrency: int
 ) -> dict:
@@ -500,23 +441,6 @@ def child(
         sys.stderr.write(completed.stderr)
         raise RuntimeError(f"{mode} child for {database} exited {completed.returncode}")
     return json.loads(completed.stdout.strip().splitlines()[-1])
-
-
-def ensure_postgres_database(url: str) -> str:
-    """Create the bench database when missing; return its SQLAlchemy URL."""
-    import psycopg
-
-    name = url.rsplit("/", 1)[1]
-    if "bench" not in name:
-        sys.exit(f"refusing to rebuild {name!r}: the bench database's name has 'bench'")
-    maintenance = url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(maintenance, autocommit=True) as connection:
-        exists = connection.execute(
-            "SELECT 1 FROM pg_database WHERE datname = %s", (name,)
-        ).fetchone()
-        if not exists:
-            connection.execute(f'CREATE DATABASE "{name}"')
-    return "postgresql+psycopg://" + url.split("://", 1)[1]
 
 
 def postgres_version(url: str) -> str:
@@ -551,21 +475,7 @@ class Row:
 
 def machine(sink: str, postgres: str | None) -> Iterator[str]:
     """Describe the machine and the versions the figures came from."""
-    model = "unknown CPU"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    memory = "unknown"
-    meminfo = Path("/proc/meminfo")
-    if meminfo.exists():
-        memory = f"{int(meminfo.read_text().split()[1]) / 1024 / 1024:.1f} GiB"
-    yield (
-        f"machine: {os.cpu_count()} CPUs ({model}), {memory} RAM, "
-        f"{platform.system()} {platform.release()}"
-    )
+    yield machine_line()
     databases = f"SQLite {sqlite3.sqlite_version}"
     if postgres:
         databases += f", PostgreSQL {postgres} (same machine)"
@@ -605,7 +515,7 @@ def run(args: argparse.Namespace) -> None:
     """Start the sink; measure the raw limit, the naive loop and the engine; report."""
     sizes = [int(s) for s in args.sizes.split(",") if s]
     databases = [d for d in args.databases.split(",") if d]
-    notes = [f"load average (1, 5, 15 min) at the start: {_load()}"]
+    notes = [f"load average (1, 5, 15 min) at the start: {load_average()}"]
     rows: list[Row] = []
     port = free_port()
     sink, sink_name = start_sink(port)
@@ -670,8 +580,8 @@ def run(args: argparse.Namespace) -> None:
                     if database == "sqlite":
                         shutil.rmtree(instance)  # a 1M database is a few hundred MB
     finally:
-        stop_process(sink)
-    notes.append(f"load average (1, 5, 15 min) at the end: {_load()}")
+        stop_process(sink, timeout=10)
+    notes.append(f"load average (1, 5, 15 min) at the end: {load_average()}")
     notes.append(
         f"message: {sample.message_size:,} bytes ({ARTICLES} articles, personalised "
         f"links, no DKIM); concurrency {args.concurrency}; raw limit over "
@@ -707,10 +617,6 @@ def targets(rows: list[Row]) -> Iterator[str]:
                 f"{smallest.messages:,} (≤ 1.2×)"
             )
         yield line
-
-
-def _load() -> str:
-    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def main() -> None:

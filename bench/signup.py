@@ -28,23 +28,28 @@ import os
 import platform
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from importlib.metadata import version
 from pathlib import Path
+
+from common import (
+    THREADS_PER_WORKER,
+    ensure_postgres_database,
+    machine_line,
+    parse_wrk,
+    start_gunicorn,
+    stop_process,
+    wrk_command,
+    wrk_version,
+)
 
 ROOT = Path(__file__).resolve().parent
 REPO = ROOT.parent
 sys.path.insert(0, str(REPO))
 
-GUNICORN = str(Path(sys.executable).parent / "gunicorn")
-THREADS_PER_WORKER = 4
 WARM_UP_SECONDS = 2
 SECRET_KEY = "bench-secret-key-0123456789abcdef"
 
@@ -60,13 +65,6 @@ class Result:
     p99_ms: float
     errors: int
     stored: int | None
-
-
-def free_port() -> int:
-    """Return a TCP port of 127.0.0.1 that nobody listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def prepare_database(url: str, instance: Path) -> int:
@@ -111,83 +109,15 @@ def count_subscribers(url: str) -> int:
     return int(count or 0)
 
 
-def ensure_postgres_database(url: str) -> str:
-    """Create the bench database when missing; return its SQLAlchemy URL."""
-    import psycopg
-
-    name = url.rsplit("/", 1)[1]
-    if "bench" not in name:
-        sys.exit(f"refusing to rebuild {name!r}: the bench database's name has 'bench'")
-    maintenance = url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(maintenance, autocommit=True) as connection:
-        exists = connection.execute(
-            "SELECT 1 FROM pg_database WHERE datname = %s", (name,)
-        ).fetchone()
-        if not exists:
-            connection.execute(f'CREATE DATABASE "{name}"')
-    return "postgresql+psycopg://" + url.split("://", 1)[1]
-
-
-def start_gunicorn(
-    kind: str, env: dict[str, str], workers: int
-) -> tuple[subprocess.Popen, int]:
-    """Serve signup_wsgi.py's app for `kind` on a free port; wait until it answers."""
-    port = free_port()
-    command = [
-        GUNICORN,
-        "--chdir", str(ROOT),
-        "--bind", f"127.0.0.1:{port}",
-        "--workers", str(workers),
-        "--worker-class", "gthread",
-        "--threads", str(THREADS_PER_WORKER),
-        "--log-level", "warning",
-        "signup_wsgi:app",
-    ]  # fmt: skip
-    process = subprocess.Popen(
-        command, env={**os.environ, **env, "POSTBODE_BENCH_APP": kind}
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
-                return process, port
-        except OSError:
-            if process.poll() is not None:
-                sys.exit(f"gunicorn for {kind} exited with {process.returncode}")
-            time.sleep(0.2)
-    process.terminate()
-    sys.exit(f"gunicorn for {kind} did not answer within 30 seconds")
-
-
-def stop(process: subprocess.Popen) -> None:
-    """Stop a gunicorn master and wait for its workers to leave."""
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
-def milliseconds(value: str) -> float:
-    """Turn wrk's '1.23ms', '850.00us' or '1.02s' into milliseconds."""
-    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", value).groups()  # type: ignore[union-attr]
-    factor = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
-    return float(number) * factor
-
-
 def run_wrk(port: int, args: argparse.Namespace, prefix: str, list_id: int) -> str:
     """Load the signup endpoint for the given duration; return wrk's report."""
-    command = [
-        "wrk",
-        "--threads", str(args.threads),
-        "--connections", str(args.connections),
-        "--duration", f"{args.duration}s",
-        "--timeout", "10s",
-        "--latency",
-        "--script", str(ROOT / "signup_post.lua"),
+    command = wrk_command(
         f"http://127.0.0.1:{port}",
-    ]  # fmt: skip
+        ROOT / "signup_post.lua",
+        threads=args.threads,
+        connections=args.connections,
+        duration=args.duration,
+    )
     env = {**os.environ, "SIGNUP_PREFIX": prefix, "SIGNUP_LIST_ID": str(list_id)}
     completed = subprocess.run(
         command,
@@ -200,22 +130,9 @@ def run_wrk(port: int, args: argparse.Namespace, prefix: str, list_id: int) -> s
     return completed.stdout
 
 
-def parse_wrk(target: str, report: str, stored: int | None) -> Result:
-    """Read requests, rate, median and 99th percentile and errors from wrk's report."""
-    requests = int(re.search(r"(\d+) requests in", report).group(1))  # type: ignore[union-attr]
-    per_second = float(re.search(r"Requests/sec:\s+([\d.]+)", report).group(1))  # type: ignore[union-attr]
-    p50 = milliseconds(re.search(r"50%\s+(\S+)", report).group(1))  # type: ignore[union-attr]
-    p99 = milliseconds(re.search(r"99%\s+(\S+)", report).group(1))  # type: ignore[union-attr]
-    errors = 0
-    found = re.search(r"Non-2xx or 3xx responses: (\d+)", report)
-    if found:
-        errors += int(found.group(1))
-    found = re.search(
-        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", report
-    )
-    if found:
-        errors += sum(int(n) for n in found.groups())
-    return Result(target, requests, per_second, p50, p99, errors, stored)
+def parse_result(target: str, report: str, stored: int | None) -> Result:
+    """Turn wrk's report for one target into a row of the table."""
+    return Result(target, *astuple(parse_wrk(report)), stored)
 
 
 def measure(
@@ -234,7 +151,9 @@ def measure(
     }
     if database_url:
         env["DATABASE_URL"] = database_url
-    process, port = start_gunicorn(kind, env, args.workers)
+    process, port = start_gunicorn(
+        "signup_wsgi:app", {**env, "POSTBODE_BENCH_APP": kind}, args.workers
+    )
     try:
         warm_up = argparse.Namespace(**{**vars(args), "duration": WARM_UP_SECONDS})
         slug = re.sub(r"[^a-z]+", "-", target.lower()).strip("-")
@@ -242,39 +161,24 @@ def measure(
         before = count_subscribers(database_url) if database_url else 0
         report = run_wrk(port, args, f"run-{slug}", list_id)
     finally:
-        stop(process)
+        stop_process(process)
     if args.verbose:
         print(report)
     # Every 302 of the measured run should have left exactly one new subscriber.
     stored = count_subscribers(database_url) - before if database_url else None
-    return parse_wrk(target, report, stored)
+    return parse_result(target, report, stored)
 
 
 def machine() -> list[str]:
     """Describe the machine and the versions the figures came from."""
-    model = "unknown CPU"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    memory = "unknown"
-    meminfo = Path("/proc/meminfo")
-    if meminfo.exists():
-        kib = int(meminfo.read_text().split()[1])
-        memory = f"{kib / 1024 / 1024:.1f} GiB"
-    wrk = subprocess.run(["wrk", "--version"], capture_output=True, text=True)
-    wrk_version = (wrk.stdout or wrk.stderr).split()[1]
     import sqlite3
 
     return [
-        f"machine: {os.cpu_count()} CPUs ({model}), {memory} RAM, "
-        f"{platform.system()} {platform.release()}",
+        machine_line(),
         f"Python {platform.python_version()}, Flask {version('flask')}, "
         f"gunicorn {version('gunicorn')}, SQLAlchemy {version('sqlalchemy')}, "
         f"psycopg {version('psycopg')}, SQLite {sqlite3.sqlite_version}, "
-        f"wrk {wrk_version}",
+        f"wrk {wrk_version()}",
     ]
 
 
