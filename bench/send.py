@@ -1,7 +1,8 @@
 """Sending a 40 KB issue: the engine against the raw SMTP limit and the naive loop.
 
 Usage: .venv/bin/python bench/send.py [--sizes 10000,100000,1000000]
-       [--databases sqlite,postgresql] [--concurrency 4]
+       [--databases sqlite,postgresql] [--largest-on sqlite,postgresql]
+       [--concurrency 4] [--send-seconds 1200]
        [--postgres postgresql://postgres@127.0.0.1:5432/postbode_bench_send]
 
 One local sink on a free port of 127.0.0.1 takes every message: Postfix's
@@ -22,10 +23,13 @@ rendered through service.editorial / service.rendering, about 40 KB on the wire)
   except for start_send; the sender runs in a fresh child process of its own, so
   its CPU time and peak RSS (ru_maxrss) belong to that run alone.
 
-SEND_RATE_PER_SECOND is set far above what the sink takes, so the rate limiter's
-bookkeeping runs but never waits. The PostgreSQL database is the bench's own
-(created when missing, its schema rebuilt for every size; the name must contain
-"bench"). Targets from issue 4 are reported, never asserted. It prints one table.
+A sender run that reaches --send-seconds is stopped (it finishes its batch, as on
+a shutdown) and reported with what it sent; --largest-on limits the largest size
+to some databases. SEND_RATE_PER_SECOND is set far above what the sink takes, so
+the rate limiter's bookkeeping runs but never waits. The PostgreSQL database is
+the bench's own (created when missing, its schema rebuilt for every size; the name
+must contain "bench"). Targets from issue 4 are reported, never asserted. It prints
+one table.
 """
 
 from __future__ import annotations
@@ -267,10 +271,16 @@ def send(args: argparse.Namespace) -> dict[str, Any]:
     from service.extensions import db
 
     app = make_app(args.database, Path(args.instance), args.port, args.concurrency)
+    stop = threading.Event()
+    # Bounds the run: the sender finishes its batch and stops, as on a shutdown.
+    timer = threading.Timer(args.send_seconds, stop.set)
+    timer.daemon = True
     before = resource.getrusage(resource.RUSAGE_SELF)
     started = time.perf_counter()
-    handled = Sender(app).run(threading.Event(), until_idle=True)
+    timer.start()
+    handled = Sender(app).run(stop, until_idle=True)
     seconds = time.perf_counter() - started
+    timer.cancel()
     after = resource.getrusage(resource.RUSAGE_SELF)
     with app.app_context():
         counts = dict(
@@ -424,14 +434,15 @@ def naive(app: Any, sample: Sample, port: int, count: int) -> tuple[float, float
 
 
 def child(
-    mode: str, database: str, instance: Path, port: int, size: int, concurrency: int
+    mode: str, database: str, instance: Path, port: int, size: int, args: Any
 ) -> dict:
     """Run this script in `mode` in a fresh process; return the JSON it prints."""
     command = [
         sys.executable, __file__, "--child", mode,
         "--database", database, "--instance", str(instance),
         "--port", str(port), "--size", str(size),
-        "--concurrency", str(concurrency),
+        "--concurrency", str(args.concurrency),
+        "--send-seconds", str(args.send_seconds),
     ]  # fmt: skip
     # subprocess.run kills the child on a timeout or Ctrl+C before re-raising.
     completed = subprocess.run(
@@ -552,24 +563,28 @@ def run(args: argparse.Namespace) -> None:
                 else:
                     url = None
                 for size in sizes:
+                    if size == max(sizes) and database not in args.largest_on:
+                        continue
                     instance = base / f"{database}-{size}"
                     instance.mkdir()
                     target = url or f"sqlite:///{instance / 'postbode.sqlite3'}"
-                    made = child(
-                        "prepare", target, instance, port, size, args.concurrency
-                    )
+                    made = child("prepare", target, instance, port, size, args)
                     print(f"# {database} {size:,}: {made}", file=sys.stderr)
-                    sent = child("send", target, instance, port, size, args.concurrency)
+                    sent = child("send", target, instance, port, size, args)
                     print(f"# {database} {size:,}: {sent}", file=sys.stderr)
                     delivered = sent["counts"].get("sent", 0)
-                    note = (
-                        "" if delivered == size else f"{delivered:,} of {size:,} sent"
-                    )
+                    note = ""
+                    if delivered != size:
+                        note = (
+                            f"stopped after {args.send_seconds} s: "
+                            * (sent["seconds"] >= args.send_seconds)
+                            + f"{delivered:,} of {size:,} sent"
+                        )
                     rows.append(
                         Row(
                             "engine: Sender.run",
                             "SQLite" if database == "sqlite" else "PostgreSQL",
-                            size,
+                            sent["handled"],
                             sent["seconds"],
                             sent["cpu"],
                             sent["maxrss_kib"],
@@ -628,6 +643,17 @@ def main() -> None:
     parser.add_argument("--raw-count", type=int, default=20_000)
     parser.add_argument("--naive-count", type=int, default=1_000)
     parser.add_argument(
+        "--largest-on",
+        default="sqlite,postgresql",
+        help="the databases that also run the largest size (it may take long)",
+    )
+    parser.add_argument(
+        "--send-seconds",
+        type=int,
+        default=1200,
+        help="stop a sender run after this long and report what it sent",
+    )
+    parser.add_argument(
         "--postgres", default="postgresql://postgres@127.0.0.1:5432/postbode_bench_send"
     )
     # The parts run in fresh processes; these options are for them, not for people.
@@ -646,6 +672,8 @@ def main() -> None:
         parser.error(f"--sizes must be between 1 and {MAX_SIZE:,}")
     if set(args.databases.split(",")) - {"sqlite", "postgresql", ""}:
         parser.error("--databases takes sqlite and/or postgresql")
+    if not 10 <= args.send_seconds <= MAX_SECONDS - 300:
+        parser.error(f"--send-seconds must be between 10 and {MAX_SECONDS - 300}")
     if not 1 <= args.concurrency <= 64:
         parser.error("--concurrency must be between 1 and 64")
     if not (1 <= args.raw_count <= 200_000 and 1 <= args.naive_count <= 20_000):
