@@ -69,6 +69,9 @@ class Recorder:
     def __init__(self, app: Flask) -> None:
         self.app = app
         self._lock = threading.Lock()
+        #: one write at a time: the flush at exit waits for the flusher thread's
+        #: write in progress, which the exiting interpreter would otherwise cut off
+        self._writing = threading.Lock()
         self._events: list[Event] = []
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -121,6 +124,11 @@ class Recorder:
 
     def flush(self) -> int:
         """Write every waiting event now; return how many were written."""
+        with self._writing:
+            return self._flush()
+
+    def _flush(self) -> int:
+        """Take the waiting events and write them; callers hold `_writing`."""
         with self._lock:
             events, self._events = self._events, []
             dropped, self._dropped = self._dropped, 0
