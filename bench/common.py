@@ -156,8 +156,9 @@ def parse_wrk(report: str) -> WrkReport:
     """
     requests = int(re.search(r"(\d+) requests in", report).group(1))  # type: ignore[union-attr]
     per_second = float(re.search(r"Requests/sec:\s+([\d.]+)", report).group(1))  # type: ignore[union-attr]
-    p50 = milliseconds(re.search(r"50%\s+(\S+)", report).group(1))  # type: ignore[union-attr]
-    p99 = milliseconds(re.search(r"99%\s+(\S+)", report).group(1))  # type: ignore[union-attr]
+    # Anchored: a Stdev share such as "82.50%" also ends in "50%".
+    p50 = milliseconds(re.search(r"^\s+50%\s+(\S+)", report, re.M).group(1))  # type: ignore[union-attr]
+    p99 = milliseconds(re.search(r"^\s+99%\s+(\S+)", report, re.M).group(1))  # type: ignore[union-attr]
     errors = 0
     found = re.search(r"Non-2xx or 3xx responses: (\d+)", report)
     if found:
