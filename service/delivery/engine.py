@@ -437,7 +437,8 @@ class Sender:
         """Write a group of outcomes; pause a send after too many failures in a row."""
         config = current_app.config
         give_up_after = timedelta(hours=config["SEND_GIVE_UP_HOURS"])
-        streaks: dict[int, int | None] = {}
+        #: per send: whether a message got through, and the failures after the last one
+        streaks: dict[int, tuple[bool, int]] = {}
         # Building and compiling one ORM UPDATE per row cost about a millisecond of
         # the main thread per message, during which no connection gets a new job;
         # rows with the same columns go out as one executemany instead.
@@ -484,10 +485,11 @@ class Sender:
             groups.setdefault(tuple(values), []).append(
                 {**values, "delivery_id": delivery.id, "owner": self.owner}
             )
+            got_through, failures = streaks.get(delivery.send_id, (False, 0))
             if outcome == Outcome.SENT:
-                streaks[delivery.send_id] = None
-            elif streaks.get(delivery.send_id, 0) is not None:
-                streaks[delivery.send_id] = (streaks.get(delivery.send_id) or 0) + 1
+                streaks[delivery.send_id] = (True, 0)
+            else:
+                streaks[delivery.send_id] = (got_through, failures + 1)
         for rows in groups.values():
             db.session.execute(_RECORD, rows)
         paused = self._update_streaks(streaks, config["SEND_PAUSE_AFTER_FAILURES"])
@@ -500,18 +502,20 @@ class Sender:
         created = db.session.scalar(select(Send.created_at).where(Send.id == send_id))
         return created or utcnow()
 
-    def _update_streaks(self, streaks: dict[int, int | None], limit: int) -> list[int]:
+    def _update_streaks(
+        self, streaks: dict[int, tuple[bool, int]], limit: int
+    ) -> list[int]:
         paused = []
-        for send_id, failures in streaks.items():
-            if failures is None:
-                db.session.execute(
-                    update(Send).where(Send.id == send_id).values(failure_streak=0)
-                )
-                continue
+        for send_id, (got_through, failures) in streaks.items():
+            # A success in this group ends the streak; failures after it start anew.
             streak = db.session.execute(
                 update(Send)
                 .where(Send.id == send_id)
-                .values(failure_streak=Send.failure_streak + failures)
+                .values(
+                    failure_streak=failures
+                    if got_through
+                    else Send.failure_streak + failures
+                )
                 .returning(Send.failure_streak)
             ).scalar_one()
             if streak >= limit:

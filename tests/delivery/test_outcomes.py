@@ -240,6 +240,30 @@ def test_too_many_failures_in_a_row_pause_the_send_and_tell_the_editors(
         assert notice.parsed()["Subject"].startswith("Gepauzeerd: ")
 
 
+def test_failures_after_a_success_in_the_same_group_still_count_towards_a_pause(
+    sending_app: Flask, editors: Editors, faulty: FaultySMTP
+) -> None:
+    sending_app.config["SEND_PAUSE_AFTER_FAILURES"] = 5
+    send = start_send(editors, [make_audience(10)], utcnow())
+    first = reader_address(0)
+
+    def all_but_the_first_refused(moment: Moment) -> str | None:
+        hit = moment.phase == "rcpt" and moment.recipient.endswith(READER_DOMAIN)
+        return (
+            "550 5.7.1 Relay access denied"
+            if hit and moment.recipient != first
+            else None
+        )
+
+    faulty.add_rule(all_but_the_first_refused)
+    # One connection: the messages go (and are recorded) in claim order.
+    send_batches(sending_app, batches=1, batch_size=10, concurrency=1)
+
+    db.session.refresh(send)
+    assert send.status == SendStatus.PAUSED
+    assert send.failure_streak == 9
+
+
 def test_pause_resume_and_cancel_from_the_send_page_take_effect_within_one_batch(
     sending_app: Flask, editors: Editors, faulty: FaultySMTP, client: FlaskClient
 ) -> None:
