@@ -103,7 +103,7 @@ def start_send(
         literal(""),
         literal(now),
     ).where(Subscriber.status == SubscriberStatus.ACTIVE, on_a_list)
-    result = db.session.execute(
+    db.session.execute(
         insert(Delivery).from_select(
             [
                 "send_id",
@@ -119,7 +119,10 @@ def start_send(
             readers,
         )
     )
-    send.total = result.rowcount or 0
+    # Counted, not taken from rowcount: psycopg reports -1 for INSERT … SELECT.
+    send.total = db.session.scalar(
+        select(func.count()).where(Delivery.send_id == send.id)
+    )
     db.session.flush()
     return send
 
