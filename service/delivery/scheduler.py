@@ -67,6 +67,8 @@ def _job(app: Flask) -> None:
 
 def clock(app: Flask, *, blocking: bool) -> BaseScheduler:
     """Return a scheduler with the one interval job (not started)."""
+    # APScheduler logs every run at INFO: twelve lines a minute that say nothing.
+    logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
     scheduler: BaseScheduler = (
         BlockingScheduler(timezone="UTC")
         if blocking
