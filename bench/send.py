@@ -478,6 +478,8 @@ class Row:
     maxrss_kib: int | None = None
     start_seconds: float | None = None
     note: str = ""
+    #: the recipients of the send (messages may be fewer when a run was stopped)
+    audience: int = 0
 
     @property
     def per_second(self) -> float:
@@ -590,6 +592,7 @@ def run(args: argparse.Namespace) -> None:
                             sent["maxrss_kib"],
                             made["start_seconds"],
                             note,
+                            size,
                         )
                     )
                     if database == "sqlite":
@@ -623,13 +626,13 @@ def targets(rows: list[Row]) -> Iterator[str]:
             f"{worst / naive_row.per_second:.1f}–{best / naive_row.per_second:.1f}× "
             "the naive loop (≥ 5×)"
         )
-        smallest = min(engine, key=lambda r: r.messages)
-        largest = max(engine, key=lambda r: r.messages)
+        smallest = min(engine, key=lambda r: r.audience)
+        largest = max(engine, key=lambda r: r.audience)
         if largest is not smallest and smallest.maxrss_kib and largest.maxrss_kib:
             line += (
-                f", peak RSS at {largest.messages:,} = "
+                f", peak RSS at {largest.audience:,} recipients = "
                 f"{largest.maxrss_kib / smallest.maxrss_kib:.2f}× that at "
-                f"{smallest.messages:,} (≤ 1.2×)"
+                f"{smallest.audience:,} (≤ 1.2×)"
             )
         yield line
 
