@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask import Flask, current_app
-from sqlalchemy import and_, bindparam, case, or_, select, update
+from sqlalchemy import and_, bindparam, case, or_, select, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -110,34 +110,71 @@ def sender_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
+def _is_due(now: datetime):  # noqa: ANN202 - a SQL condition
+    """Return the condition of a row a sender may take now."""
+    # A queued row is always due: it is queued when a send starts or to go again
+    # at once; only deferred rows wait for their moment.
+    return or_(
+        Delivery.status == DeliveryStatus.QUEUED,
+        and_(
+            Delivery.status == DeliveryStatus.DEFERRED,
+            Delivery.next_attempt_at <= now,
+        ),
+        and_(
+            Delivery.status == DeliveryStatus.SENDING,
+            Delivery.lease_expires_at < now,
+        ),
+    )
+
+
+def _due_ids_sqlite(limit: int, now: datetime) -> list[int]:
+    """Return the lowest due ids, one index range per send and status.
+
+    One query over every running send and status made SQLite read and sort every
+    queued row for each batch (580 ms per batch at a million recipients, see
+    docs/benchmarks.md). The (send_id, status) index holds each range in id order,
+    so each of these reads at most `limit` rows.
+    """
+    running = db.session.scalars(
+        select(Send.id).where(Send.status == SendStatus.SENDING)
+    ).all()
+    ids: list[int] = []
+    for send_id in running:
+        # No time condition on queued rows: with one, SQLite prefers the (status,
+        # next_attempt_at) index and sorts every queued row by id (100 ms at 300k).
+        for status, moment in (
+            (DeliveryStatus.QUEUED, true()),
+            (DeliveryStatus.DEFERRED, Delivery.next_attempt_at <= now),
+            (DeliveryStatus.SENDING, Delivery.lease_expires_at < now),
+        ):
+            ids += db.session.scalars(
+                select(Delivery.id)
+                .where(Delivery.send_id == send_id, Delivery.status == status, moment)
+                .order_by(Delivery.id)
+                .limit(limit)
+            ).all()
+    return sorted(ids)[:limit]
+
+
 def claim(owner: str, limit: int, now: datetime) -> list[Claimed]:
     """Take up to `limit` due deliveries of running sends under a lease."""
-    running = select(Send.id).where(Send.status == SendStatus.SENDING)
-    due = (
-        select(Delivery.id)
-        .where(
-            Delivery.send_id.in_(running),
-            or_(
-                and_(
-                    Delivery.status.in_(
-                        [DeliveryStatus.QUEUED, DeliveryStatus.DEFERRED]
-                    ),
-                    Delivery.next_attempt_at <= now,
-                ),
-                and_(
-                    Delivery.status == DeliveryStatus.SENDING,
-                    Delivery.lease_expires_at < now,
-                ),
-            ),
-        )
-        .order_by(Delivery.id)
-        .limit(limit)
-    )
     if db.engine.dialect.name == "postgresql":
-        due = due.with_for_update(skip_locked=True)
+        running = select(Send.id).where(Send.status == SendStatus.SENDING)
+        due = (
+            select(Delivery.id)
+            .where(Delivery.send_id.in_(running), _is_due(now))
+            .order_by(Delivery.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        chosen = Delivery.id.in_(due.scalar_subquery())
+    else:
+        # SQLite has one writer at a time; the UPDATE checks the rows are still
+        # due, so a row another sender took since the SELECT is left alone.
+        chosen = and_(Delivery.id.in_(_due_ids_sqlite(limit, now)), _is_due(now))
     rows = db.session.execute(
         update(Delivery)
-        .where(Delivery.id.in_(due.scalar_subquery()))
+        .where(chosen)
         .values(
             # A row still "sending" here was abandoned by a sender that died.
             reclaims=case(

@@ -7,7 +7,6 @@ before the final dot (not delivered) than after it (perhaps delivered).
 
 from __future__ import annotations
 
-import re
 import secrets
 import smtplib
 import ssl
@@ -52,9 +51,6 @@ class Session(Protocol):
         """Release the connection."""
 
 
-_LEADING_DOT = re.compile(rb"(?m)^\.")
-
-
 class _SMTP(smtplib.SMTP):
     """smtplib's client, noting whether the final dot was sent before a failure."""
 
@@ -67,7 +63,11 @@ class _SMTP(smtplib.SMTP):
         code, reply = self.getreply()
         if code != 354:
             raise smtplib.SMTPDataError(code, reply)
-        body = _LEADING_DOT.sub(b"..", msg)
+        # RFC 5321 §4.5.2: double a dot that starts a line. A bytes replace does
+        # what the regex (?m)^\. does, at a fraction of its cost on 40 KB.
+        body = msg.replace(b"\n.", b"\n..")
+        if body.startswith(b"."):
+            body = b"." + body
         if not body.endswith(b"\r\n"):
             body += b"\r\n"
         self.send(body + b".\r\n")
