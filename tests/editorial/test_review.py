@@ -280,6 +280,11 @@ def test_the_last_editor_cannot_approve_and_another_can(app: Flask) -> None:
     login(second, bram)
     response = submit(first, f"/admin/issues/{issue.id}/review")
     assert "Het nummer ligt ter controle." in page(response)
+    # The last editor is told why, instead of being offered the button.
+    mine = first.get(f"/admin/issues/{issue.id}/preview").get_data(as_text=True)
+    theirs = second.get(f"/admin/issues/{issue.id}/preview").get_data(as_text=True)
+    assert ">Goedkeuren</button>" not in mine and "(vier ogen)" in mine
+    assert ">Goedkeuren</button>" in theirs
     refused = submit(first, f"/admin/issues/{issue.id}/approve")
     assert "Een andere redacteur moet het goedkeuren (vier ogen)." in page(refused)
     assert issue.status == IssueStatus.IN_REVIEW
