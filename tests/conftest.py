@@ -38,6 +38,7 @@ from service.subscribers.models import (
     Subscriber,
     SubscriberStatus,
 )
+from service.tracking.recorder import EXTENSION as TRACKING_RECORDER
 from tests.smtp import SMTPSink
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
@@ -152,6 +153,11 @@ def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
     application.test_client_class = IsolatedClient
     with application.app_context():
         yield application
+        # The tracking flusher writes from a thread of its own: stop it before the
+        # database is emptied for the next test, or the two deadlock on PostgreSQL.
+        recorder = application.extensions.get(TRACKING_RECORDER)
+        if recorder is not None:
+            recorder.stop()
         db.session.remove()
         db.engine.dispose()
 

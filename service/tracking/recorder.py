@@ -74,6 +74,7 @@ class Recorder:
         self._writing = threading.Lock()
         self._events: list[Event] = []
         self._wake = threading.Event()
+        self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
         self._pid = 0
         self._dropped = 0
@@ -113,8 +114,16 @@ class Recorder:
         except Exception:  # noqa: BLE001 - exiting anyway; say what was lost
             log.exception("writing tracking events at exit failed")
 
+    def stop(self) -> None:
+        """Write what is waiting and end the flusher thread (tests, app shutdown)."""
+        self._stopped.set()
+        self._wake.set()
+        if self._thread is not None and self._pid == os.getpid():
+            self._thread.join(timeout=10)
+        self.flush()
+
     def _run(self) -> None:
-        while True:
+        while not self._stopped.is_set():
             self._wake.wait(FLUSH_SECONDS)
             self._wake.clear()
             try:
