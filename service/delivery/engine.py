@@ -240,6 +240,7 @@ class Sender:
     concurrency: int = 0
     batch_size: int = 0
     _frozen: dict[int, FrozenMessage] = field(default_factory=dict)
+    _started: dict[int, datetime] = field(default_factory=dict)
     _sessions: list[Session] = field(default_factory=list)
     _local: threading.local = field(default_factory=threading.local)
 
@@ -536,8 +537,15 @@ class Sender:
             notify_paused(send_id)
 
     def _first_attempt(self, send_id: int) -> datetime:
-        created = db.session.scalar(select(Send.created_at).where(Send.id == send_id))
-        return created or utcnow()
+        # Asked once per deferred message; during an outage that is every message,
+        # so each send's start is looked up once per sender, not once per row.
+        started = self._started.get(send_id)
+        if started is None:
+            started = db.session.scalar(
+                select(Send.created_at).where(Send.id == send_id)
+            )
+            started = self._started[send_id] = started or utcnow()
+        return started
 
     def _update_streaks(
         self, streaks: dict[int, tuple[bool, int]], limit: int

@@ -17,7 +17,6 @@ from flask_babel import gettext as _
 from sqlalchemy import and_, exists, func, insert, literal, select, update
 
 from service.delivery.models import (
-    FINAL,
     Delivery,
     DeliveryStatus,
     Send,
@@ -364,8 +363,3 @@ def retry_failed(send: Send, now: datetime) -> int:
         send.finished_at = None
         send.reported_at = None
     return again
-
-
-def is_final(status: str) -> bool:
-    """Tell whether nothing more will happen to a delivery in this status."""
-    return DeliveryStatus(status) in FINAL
