@@ -20,8 +20,9 @@ from wtforms import SelectChoice
 
 from service.archive.operations import latest_sent_issue
 from service.db import utcnow
-from service.errors import ExpiredToken, InvalidToken
+from service.errors import DomainError, ExpiredToken, InvalidToken
 from service.extensions import csrf, db, limiter
+from service.mail.transport import MailError
 from service.organisation import current_identity
 from service.security import public
 from service.subscribers import notices, operations, tokens
@@ -61,6 +62,34 @@ def _tracking_offered() -> bool:
     return current_app.config["TRACKING_MODE"] == "personal"
 
 
+class MailUnavailable(DomainError):
+    """The confirmation mail could not be handed to the mail server."""
+
+    status = 503
+
+
+def _mail_confirmation(subscriber: Subscriber) -> None:
+    """Send the confirmation link, or say plainly that it could not go out.
+
+    The signup is kept, but the hourly limit is lifted again, so trying once more
+    in a few minutes sends the link instead of silently sending nothing.
+    """
+    try:
+        notices.send_confirmation(subscriber)
+    except MailError:
+        current_app.logger.exception(
+            "confirmation mail to reader %s failed", subscriber.id
+        )
+        subscriber.confirmation_sent_at = None
+        db.session.commit()
+        raise MailUnavailable(
+            _(
+                "Uw aanmelding is ontvangen, maar de bevestigingsmail kon nu niet "
+                "worden verstuurd. Probeer het over een paar minuten opnieuw."
+            )
+        ) from None
+
+
 def _signup_form() -> SignupForm:
     form = SignupForm()
     form.lists.choices = [SelectChoice(m.id, m.name) for m in operations.public_lists()]
@@ -94,7 +123,7 @@ def subscribe() -> str | Response:
         )
         db.session.commit()
         if outcome.send_confirmation and outcome.subscriber is not None:
-            notices.send_confirmation(outcome.subscriber)
+            _mail_confirmation(outcome.subscriber)
         return redirect(url_for("subscribers.check_inbox"))
     if form.website.errors:
         # A bot filled in the honeypot: answer as if all went well, record nothing.
@@ -145,7 +174,13 @@ def confirm(token: str) -> str | tuple[str, int]:
     lists = operations.confirm_subscription(subscriber, str(payload.get("n")), utcnow())
     db.session.commit()
     if lists:
-        notices.send_welcome(subscriber, lists)
+        try:
+            notices.send_welcome(subscriber, lists)
+        except MailError:
+            # The confirmation counts; only the courtesy mail is missing.
+            current_app.logger.exception(
+                "welcome mail to reader %s failed", subscriber.id
+            )
     return render_template(
         "subscribers/confirmed.html",
         lists=lists,
@@ -169,7 +204,7 @@ def renew(token: str) -> Response:
         subscriber = operations.find_subscriber(str(payload.get("u")))
         if operations.renew_confirmation(subscriber, utcnow()):
             db.session.commit()
-            notices.send_confirmation(subscriber)
+            _mail_confirmation(subscriber)
     return redirect(url_for("subscribers.check_inbox"))
 
 

@@ -28,7 +28,7 @@ from service.subscribers.models import (
 )
 from service.subscribers.notices import preferences_url, unsubscribe_url
 from tests.conftest import Outbox, make_list, make_subscriber, settings, text_of
-from tests.smtp import SMTPSink
+from tests.smtp import SMTPSink, free_port
 
 
 @pytest.fixture
@@ -399,3 +399,20 @@ def test_with_one_public_list_it_is_ticked_for_the_reader(client: FlaskClient) -
     page = client.get("/subscribe").get_data(as_text=True)
     [box] = re.findall(r'<input[^>]*name="lists"[^>]*>', page)
     assert f'value="{only.id}"' in box and "checked" in box
+
+
+def test_when_the_mail_server_is_down_the_reader_is_told_and_can_try_again(
+    app: Flask, client: FlaskClient, newsletter: MailingList, smtp_sink: SMTPSink
+) -> None:
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=free_port())  # nobody there
+    down = signup(client, "lezer@example.nl", [newsletter.id])
+    assert down.status_code == 503
+    assert "de bevestigingsmail kon nu niet worden verstuurd" in down.get_data(
+        as_text=True
+    )
+    assert reader("lezer@example.nl").status == SubscriberStatus.PENDING
+
+    app.config.update(MAIL_PORT=smtp_sink.port)  # the server is back
+    assert signup(client, "lezer@example.nl", [newsletter.id]).status_code == 302
+    [received] = smtp_sink.messages
+    assert "/subscribe/confirm/" in received.text()
