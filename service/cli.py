@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import click
 from flask import Flask, current_app
@@ -56,8 +57,14 @@ def outbox_list(limit: int) -> None:
     messages = list_messages(Path(current_app.config["MAIL_OUTBOX_DIR"]), limit)
     if not messages:
         click.echo("The outbox is empty.")
+    zone = ZoneInfo(current_app.config["TIMEZONE"])
     for entry in messages:
-        click.echo(f"{entry.id}  {entry.date}  {entry.recipient}  {entry.subject}")
+        when = (
+            entry.sent_at.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+            if entry.sent_at
+            else entry.date_header
+        )
+        click.echo(f"{entry.id}  {when}  {entry.recipient}  {entry.subject}")
 
 
 @outbox.command("show")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -24,7 +25,10 @@ class OutboxEntry:
     sender: str
     recipient: str
     subject: str
-    date: str
+    #: the Date header as written, for when it cannot be read as a moment
+    date_header: str
+    #: the Date header in UTC (aware); None when absent or unreadable
+    sent_at: datetime | None
 
 
 def _parse(path: Path, headers_only: bool) -> EmailMessage:
@@ -47,10 +51,22 @@ def list_messages(directory: Path, limit: int = 200) -> list[OutboxEntry]:
                 sender=str(message["From"] or ""),
                 recipient=str(message["X-Postbode-Envelope-To"] or message["To"] or ""),
                 subject=str(message["Subject"] or ""),
-                date=str(message["Date"] or ""),
+                date_header=str(message["Date"] or ""),
+                sent_at=date_of(message),
             )
         )
     return entries
+
+
+def date_of(message: EmailMessage) -> datetime | None:
+    """Return a message's Date header in UTC (aware), or None when unreadable."""
+    header = message["Date"]
+    moment = getattr(header, "datetime", None) if header is not None else None
+    if moment is None:
+        return None
+    if moment.tzinfo is None:  # RFC 5322 "-0000": the time is UTC, the zone unknown
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
 
 
 def read_message(directory: Path, message_id: str) -> tuple[EmailMessage, bytes]:

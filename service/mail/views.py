@@ -6,7 +6,7 @@ from pathlib import Path
 
 from flask import Blueprint, Response, current_app, render_template
 
-from service.mail.outbox import list_messages, parts_of, read_message
+from service.mail.outbox import date_of, list_messages, parts_of, read_message
 from service.security import STAFF, roles
 
 bp = Blueprint("outbox", __name__, url_prefix="/admin/outbox")
@@ -37,6 +37,7 @@ def show(message_id: str) -> str:
         "admin/outbox/show.html",
         message_id=message_id,
         headers=list(message.items()),
+        sent_at=date_of(message),
         text=text,
         raw_size=len(raw),
     )

@@ -1,5 +1,6 @@
 """Transactional mail reaches a real SMTP server, or the dev outbox when none is set."""
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -7,7 +8,7 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
 from service.mail.mailer import mailer
-from service.mail.message import RenderedEmail
+from service.mail.message import RenderedEmail, build_message
 from service.mail.transport import MailError
 from tests.conftest import Outbox, login, make_user
 from tests.smtp import SMTPSink, free_port
@@ -68,6 +69,32 @@ def test_editors_browse_the_outbox_and_open_a_message(
     assert "sandbox" in frame.headers["Content-Security-Policy"]
     raw = client.get(f"/admin/outbox/{message_id}/raw")
     assert raw.mimetype == "message/rfc822"
+
+
+def test_the_outbox_shows_when_a_message_was_sent_in_amsterdam_time(
+    app: Flask, client: FlaskClient, runner: FlaskCliRunner
+) -> None:
+    sent = datetime(2026, 11, 27, 22, 45, 28, tzinfo=UTC)
+    message = build_message(
+        sender="nieuwsbrief@postbode.nl",
+        to="lezer@example.nl",
+        subject="Bevestig",
+        text="Klik",
+        html="<p>Klik</p>",
+        now=sent,
+    )
+    mailer.send(message, "lezer@example.nl")
+    raw_date = "Fri, 27 Nov 2026 22:45:28 +0000"
+    login(client, make_user())
+    listing = client.get("/admin/outbox/").get_data(as_text=True)
+    assert "27 nov 2026, 23:45" in listing  # CET is UTC+1 in November
+    assert raw_date not in listing
+    message_id = sorted(Path(app.config["MAIL_OUTBOX_DIR"]).glob("*.eml"))[0].stem
+    page = client.get(f"/admin/outbox/{message_id}").get_data(as_text=True)
+    assert "27 november 2026, 23:45" in page
+    assert f'<th scope="row">Date</th><td>{raw_date}</td>' in page
+    listed = runner.invoke(args=["outbox", "list"]).output
+    assert listed.split("  ")[:2] == [message_id, "2026-11-27 23:45 CET"]
 
 
 def test_an_unknown_or_crafted_outbox_id_is_a_404(client: FlaskClient) -> None:
