@@ -14,6 +14,7 @@ from sqlalchemy import text
 from config import INSTANCE, ROOT, load_settings
 from service.errors import register_error_handlers
 from service.extensions import babel, csrf, db, limiter, login_manager, migrate
+from service.i18n import current_language, format_locale
 from service.mail.mailer import mailer
 from service.security import public, register_access_check
 
@@ -121,6 +122,11 @@ def import_models() -> None:
 
 
 def select_locale() -> str:
+    """Pick the locale of the chosen language (en formats dates as en_GB)."""
+    return format_locale(select_language())
+
+
+def select_language() -> str:
     """Pick the language: an explicit choice, then the account's, then the default."""
     from flask import current_app, has_request_context
 
@@ -199,8 +205,6 @@ def register_security_headers(app: Flask) -> None:
 
 def register_template_globals(app: Flask) -> None:
     """Give every template the organisation and the current language."""
-    from flask_babel import get_locale
-
     from service.labels import label
     from service.organisation import current_identity
 
@@ -208,10 +212,11 @@ def register_template_globals(app: Flask) -> None:
 
     @app.context_processor
     def inject() -> dict[str, Any]:
+        language = current_language()
         return {
             "organisation": current_identity(),
-            "current_locale": str(get_locale()),
-            "other_locale": "en" if str(get_locale()) == "nl" else "nl",
+            "current_locale": language,
+            "other_locale": "en" if language == "nl" else "nl",
         }
 
 

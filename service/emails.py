@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app
-from flask_babel import force_locale, gettext, ngettext
+from flask_babel import gettext, ngettext
 from jinja2.sandbox import SandboxedEnvironment
 
 from config import ROOT
+from service.i18n import force_language
 from service.mail.message import RenderedEmail
 from service.rendering import make_email_environment, render_email
 
@@ -24,5 +25,5 @@ def email_environment() -> SandboxedEnvironment:
 
 def render_mail(name: str, locale: str, context: dict[str, Any]) -> RenderedEmail:
     """Render `templates/email/<name>/` in `locale` (the reader's, not the page's)."""
-    with force_locale(locale):
+    with force_language(locale):
         return render_email(email_environment(), name, {"locale": locale, **context})

@@ -2,10 +2,14 @@
 
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 from babel.messages.pofile import read_po
 from flask.testing import FlaskClient
+
+from service.extensions import db
+from tests.conftest import login, make_subscriber, make_user
 
 ROOT = Path(__file__).resolve().parent.parent
 CATALOG = ROOT / "service" / "translations" / "en" / "LC_MESSAGES" / "messages.po"
@@ -34,3 +38,17 @@ def test_a_visitor_can_switch_the_signup_page_to_english(client: FlaskClient) ->
     assert "E-mail address" in page
     assert "Nederlands" in page  # the way back
     assert '<html lang="en">' in client.get("/subscribe").get_data(as_text=True)
+
+
+def test_english_admin_pages_write_dates_day_first_on_a_24_hour_clock(
+    client: FlaskClient,
+) -> None:
+    subscriber = make_subscriber()
+    subscriber.created_at = datetime(2026, 11, 27, 22, 45)  # UTC: 23:45 in Amsterdam
+    db.session.commit()
+    login(client, make_user())
+    page = client.get(f"/admin/subscribers/{subscriber.id}?lang=en")
+    text = page.get_data(as_text=True)
+    assert "Since" in text  # the English texts, not only the formats
+    assert "27/11/2026, 23:45" in text
+    assert "11/27/26" not in text and "PM" not in text

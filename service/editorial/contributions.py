@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from flask_babel import force_locale, format_date
+from flask_babel import format_date
 from flask_babel import gettext as _
 from sqlalchemy import select, update
 
@@ -30,6 +30,7 @@ from service.editorial.models import (
 from service.emails import render_mail
 from service.errors import Conflict, DomainError, NotFound
 from service.extensions import db
+from service.i18n import force_language
 from service.mail.mailer import mailer
 from service.mail.transport import MailError
 from service.organisation import current_identity
@@ -359,7 +360,7 @@ def remind_correspondents(now: datetime) -> list[SentReminder]:
         remaining = days_left(issue, now) or 0
         for person in correspondents:
             try:
-                with force_locale(_locale_of(person)):
+                with force_language(_locale_of(person)):
                     deadline_text = format_date(issue.contribution_deadline, "full")
                 _mail(
                     person,

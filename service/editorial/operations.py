@@ -11,7 +11,6 @@ import unicodedata
 from datetime import date, datetime
 
 from flask import current_app
-from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
@@ -27,6 +26,7 @@ from service.editorial.models import (
 from service.emails import email_environment
 from service.errors import Conflict, DomainError, NotFound
 from service.extensions import db
+from service.i18n import force_language
 from service.mail.message import RenderedEmail
 from service.markup import plain_text, render_markdown
 from service.organisation import current_identity
@@ -194,7 +194,7 @@ def issue_content(issue: Issue) -> IssueContent:
 def render(issue: Issue, locale: str | None = None) -> RenderedEmail:
     """Render an issue into its frozen e-mail (subject, HTML, text with slots)."""
     language = locale or current_app.config["DEFAULT_LOCALE"]
-    with force_locale(language):
+    with force_language(language):
         return render_issue(
             email_environment(), issue_content(issue), current_identity(), language
         )

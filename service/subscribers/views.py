@@ -14,7 +14,6 @@ from flask import (
     request,
     url_for,
 )
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from wtforms import SelectChoice
 
@@ -22,6 +21,7 @@ from service.archive.operations import latest_sent_issue
 from service.db import utcnow
 from service.errors import DomainError, ExpiredToken, InvalidToken
 from service.extensions import csrf, db, limiter
+from service.i18n import current_language
 from service.mail.transport import MailError
 from service.organisation import current_identity
 from service.security import public
@@ -107,7 +107,7 @@ def subscribe() -> str | Response:
     if request.method == "GET" and len(form.lists.choices) == 1:
         form.lists.data = [form.lists.choices[0].value]
     identity = current_identity()
-    locale = str(get_locale())
+    locale = current_language()
     shown = consent_text(identity.name, locale)
     if form.validate_on_submit():
         outcome = operations.request_subscription(

@@ -144,6 +144,18 @@ def test_an_issue_page_has_a_title_date_theme_link_and_neighbours(
     assert "Concept" not in page
 
 
+def test_the_english_archive_writes_the_day_before_the_month(
+    client: FlaskClient,
+) -> None:
+    make_issue(2, "Tweede")
+    page = client.get("/archive/2026/2-tweede?lang=en").get_data(as_text=True)
+    assert '<html lang="en">' in page
+    assert "published on" in page  # the English texts, not only the formats
+    assert '<time datetime="2026-02-10">10 February 2026</time>' in page
+    listing = client.get("/archive").get_data(as_text=True)
+    assert '<time datetime="2026-02-10">10 February 2026</time>' in listing
+
+
 def test_the_issue_page_links_the_print_stylesheet_and_a_print_button(
     client: FlaskClient,
 ) -> None:

@@ -307,6 +307,20 @@ def test_the_reminder_reaches_every_active_correspondent_once(
     assert len(outbox.messages()) == 2
 
 
+def test_an_english_correspondent_reads_the_deadline_day_first(
+    app: Flask, outbox: Outbox
+) -> None:
+    plan(date(2026, 3, 6), "Verschulding")
+    anna = correspondent()
+    anna.locale = "en"
+    db.session.commit()
+    contributions.remind_correspondents(NOW)
+    [mail] = outbox.to(anna.email)
+    assert mail["Subject"].startswith("Deadline Friday, 6 March 2026: contributions")
+    assert "A reminder: you can send in contributions" in text_of(mail)
+    assert "March 6" not in text_of(mail)
+
+
 def test_no_reminder_for_a_passed_deadline_or_a_cancelled_issue(app: Flask) -> None:
     plan(date(2026, 3, 1), "Gisteren")
     cancelled = plan(date(2026, 3, 5), "Vervallen")

@@ -101,6 +101,19 @@ def test_double_opt_in_from_signup_to_welcome(
     assert "/unsubscribe/" in text_of(welcome) and "/preferences/" in text_of(welcome)
 
 
+def test_a_signup_on_the_english_page_is_kept_as_english(
+    client: FlaskClient, newsletter: MailingList, outbox: Outbox
+) -> None:
+    assert client.get("/subscribe?lang=en").status_code == 200
+    signup(client, "lezer@example.nl", [newsletter.id])
+    subscriber = reader("lezer@example.nl")
+    assert subscriber.locale == "en"  # the language, not the date format (en_GB)
+    [record] = subscriber.consent_records
+    assert record.text_hash == text_hash(consent_text("Postbode", "en"))
+    [confirmation] = outbox.to("lezer@example.nl")
+    assert confirmation["Subject"] == "Please confirm your subscription to Postbode"
+
+
 def test_a_confirmation_link_works_once(
     client: FlaskClient, newsletter: MailingList, outbox: Outbox
 ) -> None:
