@@ -10,6 +10,7 @@ from __future__ import annotations
 import imaplib
 import logging
 import poplib
+import ssl
 import threading
 from collections import Counter
 from collections.abc import Sequence
@@ -210,6 +211,10 @@ class BounceServer:
 # Polling a mailbox -------------------------------------------------------------------
 
 
+class MailboxError(Exception):
+    """The mailbox server refused a step; the message says which and why, on a line."""
+
+
 @dataclass(frozen=True)
 class Mailbox:
     """Where to poll, read from BOUNCE_MAILBOX_URL."""
@@ -261,16 +266,37 @@ def poll(mailbox: Mailbox, now: datetime, tally: Tally | None = None) -> Tally:
     return tally
 
 
+def _tls() -> ssl.SSLContext:
+    # poplib and imaplib alone would take any certificate, and so hand the password
+    # to whoever answers: check it as a browser does, against the system's trust.
+    return ssl.create_default_context()
+
+
+def _said(error: Exception) -> str:
+    """Return what the server said, as one line of text (the libraries give bytes)."""
+    said = error.args[0] if error.args else error
+    if isinstance(said, list):
+        said = b" ".join(part for part in said if isinstance(part, bytes))
+    if isinstance(said, bytes):
+        said = said.decode("utf-8", "replace")
+    return " ".join(str(said).split())
+
+
 def _poll_pop3(mailbox: Mailbox, now: datetime, tally: Tally) -> None:
     if mailbox.is_tls:
         client: poplib.POP3 = poplib.POP3_SSL(
-            mailbox.host, mailbox.port, timeout=TIMEOUT
+            mailbox.host, mailbox.port, timeout=TIMEOUT, context=_tls()
         )
     else:
         client = poplib.POP3(mailbox.host, mailbox.port, timeout=TIMEOUT)
     try:
-        client.user(mailbox.user)
-        client.pass_(mailbox.password)
+        try:
+            client.user(mailbox.user)
+            client.pass_(mailbox.password)
+        except poplib.error_proto as error:
+            raise MailboxError(
+                f"login as {mailbox.user} refused: {_said(error)}"
+            ) from None
         _response, listing, _octets = client.list()
         for line in listing:
             number, size = line.decode().split()[:2]
@@ -290,13 +316,24 @@ def _poll_pop3(mailbox: Mailbox, now: datetime, tally: Tally) -> None:
 def _poll_imap(mailbox: Mailbox, now: datetime, tally: Tally) -> None:
     if mailbox.is_tls:
         client: imaplib.IMAP4 = imaplib.IMAP4_SSL(
-            mailbox.host, mailbox.port, timeout=TIMEOUT
+            mailbox.host, mailbox.port, ssl_context=_tls(), timeout=TIMEOUT
         )
     else:
         client = imaplib.IMAP4(mailbox.host, mailbox.port, timeout=TIMEOUT)
     try:
-        client.login(mailbox.user, mailbox.password)
-        client.select(_imap_quote(mailbox.folder))
+        try:
+            client.login(mailbox.user, mailbox.password)
+        except imaplib.IMAP4.error as error:
+            raise MailboxError(
+                f"login as {mailbox.user} refused: {_said(error)}"
+            ) from None
+        # A NO here (no such folder) is a reply, not an exception: without this
+        # check the SEARCH below fails with a message about protocol states.
+        status, said = client.select(_imap_quote(mailbox.folder))
+        if status != "OK":
+            raise MailboxError(
+                f'folder "{mailbox.folder}" cannot be opened: {_said(Exception(said))}'
+            )
         _status, found = client.uid("SEARCH", "UNSEEN")
         for uid in (found[0] or b"").split():
             _status, sized = client.uid("FETCH", uid, "(RFC822.SIZE)")

@@ -1,5 +1,6 @@
-"""The two roads in: the SMTP/LMTP receiver, sent to with smtplib on a free loopback
-port, and polling a POP3 mailbox served by a small fake server in a thread."""
+"""The roads in: the SMTP/LMTP receiver, sent to with smtplib on a free loopback port;
+polling a POP3 mailbox served by a small fake server in a thread; and polling an IMAP
+mailbox served by a real Dovecot (skipped, saying so, where it is not installed)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import smtplib
 import socketserver
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -18,6 +20,7 @@ from service.delivery.bounce_receiver import BounceServer, Mailbox, poll
 from service.extensions import db
 from service.subscribers.models import Subscriber
 from tests.conftest import NOW
+from tests.delivery import imap_server
 from tests.delivery.test_bounces import (
     BOUNCE_ADDRESS,
     CORPUS,
@@ -249,3 +252,133 @@ def test_the_mailbox_url_is_read_with_defaults() -> None:
         "INBOX",
     )
     assert (mailbox.user, mailbox.password) == ("bounce@example.nl", "p/w")
+
+
+# IMAP, against a real Dovecot --------------------------------------------------------
+
+
+@pytest.fixture
+def dovecot() -> Iterator[imap_server.Dovecot]:
+    """A Dovecot of its own, with an empty mailbox for "bounces" (password "geheim")."""
+    if not imap_server.is_installed():
+        pytest.skip(imap_server.MISSING)
+    server = imap_server.Dovecot(user="bounces", password="geheim").start()
+    yield server
+    server.stop()
+
+
+def deliver_corpus_bounce(app: Flask, dovecot: imap_server.Dovecot, name: str) -> None:
+    """Put a corpus bounce about a new delivery into the IMAP mailbox."""
+    raw, _address = corpus_bounce(app, name)
+    # A Maildir keeps the local line ending; Dovecot serves it as CRLF.
+    dovecot.deliver(raw.replace(b"\r\n", b"\n"), name)
+
+
+def poll_imap(app: Flask, runner: FlaskCliRunner, url: str) -> tuple[int, list[str]]:
+    """Run `flask bounces poll` on `url`; return its exit code and output lines."""
+    app.config["BOUNCE_MAILBOX_URL"] = url
+    result = runner.invoke(args=["bounces", "poll"])
+    return result.exit_code, result.output.splitlines()
+
+
+def test_polling_an_imap_mailbox_records_bounces_and_marks_them_read(
+    bounce_app: Flask, runner: FlaskCliRunner, dovecot: imap_server.Dovecot
+) -> None:
+    deliver_corpus_bounce(bounce_app, dovecot, "gmail_no_such_user.eml")
+    deliver_corpus_bounce(bounce_app, dovecot, "arf_complaint.eml")
+    dovecot.deliver((CORPUS / "out_of_office.eml").read_bytes(), "out_of_office.eml")
+    url = f"imap://bounces:geheim@127.0.0.1:{dovecot.port}/INBOX"
+
+    assert poll_imap(bounce_app, runner, url) == (0, ["not a bounce: 1, recorded: 2"])
+    assert events() == 2
+    statuses = dict(
+        db.session.execute(select(Subscriber.email, Subscriber.status)).all()
+    )
+    assert statuses["arf_complaint@example.nl"] == "complained"
+    assert statuses["gmail_no_such_user@example.nl"] == "active"  # 1 of 3
+    assert dovecot.flags() == {
+        "gmail_no_such_user.eml": "S",
+        "arf_complaint.eml": "S",
+        "out_of_office.eml": "S",
+    }
+
+    # Read now, so the next poll finds nothing new and counts nothing twice.
+    assert poll_imap(bounce_app, runner, url) == (0, ["No new messages."])
+    assert events() == 2
+
+
+def test_a_message_someone_already_read_in_the_mailbox_is_left_alone(
+    bounce_app: Flask, runner: FlaskCliRunner, dovecot: imap_server.Dovecot
+) -> None:
+    deliver_corpus_bounce(bounce_app, dovecot, "postfix_user_unknown.eml")
+    seen = dovecot.maildir / "new" / "postfix_user_unknown.eml"
+    seen.rename(dovecot.maildir / "cur" / "postfix_user_unknown.eml:2,S")
+    deliver_corpus_bounce(bounce_app, dovecot, "exim_permanent.eml")
+    url = f"imap://bounces:geheim@127.0.0.1:{dovecot.port}"
+    assert poll_imap(bounce_app, runner, url) == (0, ["recorded: 1"])
+    assert events() == 1
+
+
+def test_a_message_over_a_megabyte_in_the_imap_mailbox_is_counted_and_marked_read(
+    bounce_app: Flask, runner: FlaskCliRunner, dovecot: imap_server.Dovecot
+) -> None:
+    huge = b"Subject: x\n\n" + (b"x" * 998 + b"\n") * 1100
+    dovecot.deliver(huge, "huge.eml")
+    url = f"imap://bounces:geheim@127.0.0.1:{dovecot.port}"
+    assert poll_imap(bounce_app, runner, url) == (0, ["rejected: too large: 1"])
+    assert dovecot.flags() == {"huge.eml": "S"}
+
+
+def test_a_wrong_imap_password_is_one_clear_line(
+    bounce_app: Flask, runner: FlaskCliRunner, dovecot: imap_server.Dovecot
+) -> None:
+    deliver_corpus_bounce(bounce_app, dovecot, "gmail_no_such_user.eml")
+    url = f"imap://bounces:fout-wachtwoord@127.0.0.1:{dovecot.port}"
+    code, lines = poll_imap(bounce_app, runner, url)
+    assert (code, lines) == (
+        1,
+        [
+            "Error: Mailbox 127.0.0.1: login as bounces refused:"
+            " [AUTHENTICATIONFAILED] Authentication failed."
+        ],
+    )
+    assert dovecot.flags() == {"gmail_no_such_user.eml": ""}
+    assert events() == 0
+
+
+def test_an_imap_folder_that_does_not_exist_is_one_clear_line(
+    bounce_app: Flask, runner: FlaskCliRunner, dovecot: imap_server.Dovecot
+) -> None:
+    url = f"imap://bounces:geheim@127.0.0.1:{dovecot.port}/Bounces"
+    code, [line] = poll_imap(bounce_app, runner, url)
+    assert code == 1
+    # Dovecot's own words follow, with its timings: "Mailbox doesn't exist: …".
+    assert line.startswith(
+        'Error: Mailbox 127.0.0.1: folder "Bounces" cannot be opened:'
+        " Mailbox doesn't exist: Bounces"
+    )
+
+
+def test_polling_over_imaps_trusts_only_a_server_certificate_that_checks_out(
+    bounce_app: Flask,
+    runner: FlaskCliRunner,
+    dovecot: imap_server.Dovecot,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    deliver_corpus_bounce(bounce_app, dovecot, "exchange_2016_dsn.eml")
+    url = f"imaps://bounces:geheim@127.0.0.1:{dovecot.tls_port}/INBOX"
+
+    # A self-signed certificate nobody vouches for: no password is sent.
+    code, [line] = poll_imap(bounce_app, runner, url)
+    assert code == 1
+    assert line.startswith(
+        "Error: Mailbox 127.0.0.1: [SSL: CERTIFICATE_VERIFY_FAILED] certificate"
+        " verify failed: self-signed certificate"
+    )
+    assert dovecot.flags() == {"exchange_2016_dsn.eml": ""}
+
+    # Once the operator trusts it (here: the system's trust store is that one file).
+    monkeypatch.setenv("SSL_CERT_FILE", str(Path(dovecot.cert_file)))
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    assert poll_imap(bounce_app, runner, url) == (0, ["recorded: 1"])
+    assert dovecot.flags() == {"exchange_2016_dsn.eml": "S"}
