@@ -366,16 +366,17 @@ def unsubscribe(
 ) -> list[str]:
     """Take a reader off one list (or all); repeating it changes nothing.
 
-    Returns the names of the lists left by this call.
+    Returns the names of the lists left by this call. The history names each list
+    by id, and by the name it had then, so it reads well after a rename or deletion.
     """
-    left = []
+    left: list[MailingList] = []
     for membership in subscriber.memberships:
         if list_id is not None and membership.list_id != list_id:
             continue
         if membership.status == MembershipStatus.UNSUBSCRIBED:
             continue
         _leave(subscriber, membership, now)
-        left.append(membership.mailing_list.name)
+        left.append(membership.mailing_list)
     if list_id is None and subscriber.status not in (
         SubscriberStatus.BOUNCED,
         SubscriberStatus.COMPLAINED,
@@ -384,9 +385,30 @@ def unsubscribe(
     else:
         _settle_status(subscriber)
     if left:
-        record_event(subscriber, "unsubscribed", now, lists=left, via=via)
+        lists = [{"id": item.id, "name": item.name} for item in left]
+        record_event(subscriber, "unsubscribed", now, lists=lists, via=via)
     db.session.flush()
-    return left
+    return [item.name for item in left]
+
+
+def lists_left(detail: dict[str, Any]) -> list[dict[str, Any]]:
+    """Return the lists an "unsubscribed" event names, as {"id", "name"} each.
+
+    Events written before the ids were kept name their lists only (a list of
+    names); their id is None rather than guessed from a name that may have changed.
+    """
+    return [
+        item if isinstance(item, dict) else {"id": None, "name": str(item)}
+        for item in detail.get("lists") or []
+    ]
+
+
+def _event_detail(event: SubscriberEvent) -> dict[str, Any]:
+    """Return an event's detail for the reader, older forms in today's shape."""
+    detail = dict(event.detail or {})
+    if event.kind == "unsubscribed":
+        detail["lists"] = lists_left(detail)
+    return detail
 
 
 def personal_data(subscriber: Subscriber) -> dict[str, Any]:
@@ -432,7 +454,7 @@ def personal_data(subscriber: Subscriber) -> dict[str, Any]:
             for r in subscriber.consent_records
         ],
         "events": [
-            {"kind": e.kind, "at": moment(e.created_at), "detail": e.detail}
+            {"kind": e.kind, "at": moment(e.created_at), "detail": _event_detail(e)}
             for e in subscriber.events
         ],
     }

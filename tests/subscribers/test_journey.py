@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,7 @@ from service.subscribers.models import (
     Membership,
     MembershipStatus,
     Subscriber,
+    SubscriberEvent,
     SubscriberStatus,
     Suppression,
 )
@@ -274,6 +276,33 @@ def test_a_reader_downloads_all_their_data(
     assert data["memberships"][0]["list"] == "Nieuwsbrief"
     assert data["consent_records"][0]["text_version"] == "2026-1"
     assert [e["kind"] for e in data["events"]][:2] == ["subscribed", "confirmed"]
+
+
+def test_the_data_download_names_the_lists_left_by_id_and_then_name(
+    client: FlaskClient, newsletter: MailingList
+) -> None:
+    subscriber = make_subscriber("lezer@example.nl", lists=[newsletter])
+    # A departure recorded before list ids were kept: the names only.
+    subscriber.events.append(
+        SubscriberEvent(
+            kind="unsubscribed",
+            detail={"lists": ["Oude lijst"], "via": "link"},
+            created_at=datetime(2025, 1, 1),
+        )
+    )
+    db.session.commit()
+    leave = unsubscribe_url(subscriber, newsletter.id).removeprefix("http://localhost")
+    assert client.post(leave).status_code == 200
+    newsletter.name = "Nieuwsbrief Sociale Alliantie"  # renamed after the departure
+    db.session.commit()
+
+    path = preferences_url(subscriber).removeprefix("http://localhost")
+    data = json.loads(client.post(f"{path}/data").get_data(as_text=True))
+    left = [e["detail"] for e in data["events"] if e["kind"] == "unsubscribed"]
+    assert left == [
+        {"lists": [{"id": None, "name": "Oude lijst"}], "via": "link"},
+        {"lists": [{"id": newsletter.id, "name": "Nieuwsbrief"}], "via": "link"},
+    ]
 
 
 def test_erasure_removes_the_reader_and_keeps_only_a_hash(
