@@ -26,6 +26,13 @@ CONTENT_SECURITY_POLICY = (
     "frame-src 'self'; frame-ancestors 'self'; form-action 'self'; base-uri 'none'; "
     "object-src 'none'"
 )
+#: sent with every response unless a view set its own
+SECURITY_HEADERS = (
+    ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "same-origin"),
+    ("X-Frame-Options", "SAMEORIGIN"),
+)
 
 
 def create_app(
@@ -51,6 +58,7 @@ def create_app(
     register_security_headers(app)
     register_template_globals(app)
     register_commands(app)
+    register_tracking_dispatch(app)
     return app
 
 
@@ -196,11 +204,18 @@ def register_security_headers(app: Flask) -> None:
 
     @app.after_request
     def security_headers(response: Response) -> Response:
-        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+        for name, value in SECURITY_HEADERS:
+            response.headers.setdefault(name, value)
         return response
+
+
+def register_tracking_dispatch(app: Flask) -> None:
+    """Answer genuine pixel and click requests in front of Flask (see dispatch)."""
+    from service.tracking.dispatch import TrackingDispatch
+
+    app.wsgi_app = TrackingDispatch(  # type: ignore[method-assign]
+        app, app.wsgi_app, SECURITY_HEADERS
+    )
 
 
 def register_template_globals(app: Flask) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from html import escape
 from html.parser import HTMLParser
 from urllib.parse import urlsplit
@@ -120,8 +121,14 @@ def find_links(html: str, slots: Sequence[str] = ()) -> list[FoundLink]:
 
 
 def _serializer(keys: Sequence[str], salt: str) -> URLSafeSerializer:
+    return _cached_serializer(tuple(keys), salt)
+
+
+@lru_cache(maxsize=32)
+def _cached_serializer(keys: tuple[str, ...], salt: str) -> URLSafeSerializer:
     # Untimed: links in a mail keep working; itsdangerous signs with the last key and
-    # verifies with all, so rotating SECRET_KEY keeps old mails' links valid.
+    # verifies with all, so rotating SECRET_KEY keeps old mails' links valid. Built
+    # once per key set: every pixel and click verifies with it.
     return URLSafeSerializer(list(keys), salt=salt)
 
 

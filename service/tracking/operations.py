@@ -12,6 +12,8 @@ means is decided here, once:
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -71,27 +73,30 @@ def reader_slot_value(
     return links.reader_value(keys(config), delivery_id)
 
 
+def read_hit(app: Flask, token: str, *, click: bool) -> links.Hit | None:
+    """Return what a tracking token names, or None when it is not ours or tampered."""
+    return links.read_token(keys(app.config), token, click=click)
+
+
 def record_hit(
     app: Flask,
-    token: str,
+    hit: links.Hit,
     *,
-    click: bool,
     user_agent: str | None,
     is_head: bool,
     now: datetime,
-) -> links.Hit | None:
-    """Verify a tracking token and queue its event; return what it names, or None.
+) -> None:
+    """Queue the event of a verified hit; with TRACKING_MODE off, count nothing.
 
     Nothing is written here (see recorder): the endpoints stay as fast as a static
-    file. With TRACKING_MODE off a genuine token is still answered, not counted.
+    file.
     """
-    hit = links.read_token(keys(app.config), token, click=click)
-    if hit is None or app.config["TRACKING_MODE"] == "off":
-        return hit
+    if app.config["TRACKING_MODE"] == "off":
+        return
     agent = clean_agent(user_agent)
     recorder_for(app).add(
         Event(
-            kind="click" if click else "open",
+            kind="click" if hit.link_id is not None else "open",
             send_id=hit.send_id,
             link_id=hit.link_id,
             delivery_id=hit.delivery_id,
@@ -100,15 +105,59 @@ def record_hit(
             at=now,
         )
     )
-    return hit
 
 
-def link_of(send_id: int, link_id: int) -> Link | None:
-    """Return the stored link a click token names, if it belongs to that send."""
-    link = db.session.get(Link, link_id)
-    if link is None or link.send_id != send_id:
-        return None
-    return link
+#: how long a process trusts what it read of a link
+LINK_CACHE_SECONDS = 60.0
+#: at most this many links per process (a few hundred a year is usual)
+LINK_CACHE_SIZE = 10_000
+
+
+#: the extension key of each app's LinkCache
+LINK_CACHE = "postbode.tracking.links"
+
+
+class LinkCache:
+    """Each link's send and URL, kept per process for LINK_CACHE_SECONDS.
+
+    A link never changes once its send is frozen, so a click need not ask the
+    database every time; the expiry bounds how long a deleted send's links still
+    redirect (to the address its editors wrote), and LINK_CACHE_SIZE bounds memory.
+    """
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self._entries: dict[int, tuple[float, int, str | None]] = {}
+        self._lock = threading.Lock()
+
+    def url(self, send_id: int, link_id: int) -> str | None:
+        """Return the URL of the link, or None when that send has no such link."""
+        now = time.monotonic()
+        entry = self._entries.get(link_id)
+        if entry is None or entry[0] < now:
+            entry = (now + LINK_CACHE_SECONDS, *self._load(link_id))
+            with self._lock:
+                if len(self._entries) >= LINK_CACHE_SIZE:
+                    self._entries.clear()
+                self._entries[link_id] = entry
+        _expires, owner, url = entry
+        return url if owner == send_id else None
+
+    def _load(self, link_id: int) -> tuple[int, str | None]:
+        with self.app.app_context():
+            row = db.session.execute(
+                select(Link.send_id, Link.url).where(Link.id == link_id)
+            ).first()
+            db.session.remove()
+        return (row.send_id, row.url) if row is not None else (0, None)
+
+
+def link_url(app: Flask, send_id: int, link_id: int) -> str | None:
+    """Return the stored URL a click token names, if the link belongs to that send."""
+    cache = app.extensions.get(LINK_CACHE)
+    if cache is None:
+        cache = app.extensions.setdefault(LINK_CACHE, LinkCache(app))
+    return cache.url(send_id, link_id)
 
 
 def flush(app: Flask) -> int:

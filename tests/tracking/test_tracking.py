@@ -9,6 +9,8 @@ from datetime import timedelta
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
+from werkzeug.datastructures import Headers
+from werkzeug.test import Client
 
 from service.db import utcnow
 from service.delivery.models import Delivery
@@ -19,7 +21,7 @@ from service.subscribers.models import Subscriber, SubscriberEvent
 from service.subscribers.notices import preferences_url_for
 from service.tracking import links
 from service.tracking.models import Link, TrackingCount, TrackingEvent
-from service.tracking.operations import expire_events, keys, record_hit
+from service.tracking.operations import expire_events, keys, read_hit, record_hit
 from service.tracking.recorder import EXTENSION
 from service.tracking.views import PIXEL
 from tests.conftest import Outbox, html_of, make_list, text_of
@@ -211,6 +213,35 @@ def test_the_pixel_is_always_a_fresh_one_pixel_gif(
     assert PIXEL.startswith(b"GIF89a\x01\x00\x01\x00")
 
 
+def _without_vary(headers: Headers) -> list[tuple[str, str]]:
+    return sorted((k, v) for k, v in headers.items() if k != "Vary")
+
+
+def test_the_fast_answers_are_the_views_answers(
+    app: Flask, client: FlaskClient, outbox: Outbox, password_hash: str
+) -> None:
+    # Genuine tokens are answered in front of Flask (service.tracking.dispatch);
+    # the views behind it must give the same status, headers and body, and each
+    # request is counted once whichever of the two answered it.
+    _two_readers(app, password_hash)
+    html, _ = _mail_of(outbox, "nee@example.nl")
+    urls = [_path(u) for u in _tracking_urls(html)]
+    views = Client(app.wsgi_app.inner)  # type: ignore[attr-defined]
+    for path in urls:
+        for method in ("GET", "HEAD"):
+            fast = client.open(path, method=method, headers={"User-Agent": BROWSER})
+            slow = views.open(path, method=method, headers={"User-Agent": BROWSER})
+            assert fast.status == slow.status, path
+            # Flask-Login's after_request touches the session on every response,
+            # so Flask adds "Vary: Cookie"; neither answer depends on a cookie.
+            assert _without_vary(fast.headers) == _without_vary(slow.headers), path
+            assert fast.data == slow.data, path
+    written(app)
+    clicks = sum("/t/c/" in path for path in urls)
+    assert sum(_counts().values()) == 4 * len(urls)
+    assert sum(n for (link, _k, _m), n in _counts().items() if link) == 4 * clicks
+
+
 def test_head_requests_scanners_and_bursts_are_counted_apart(
     app: Flask, client: FlaskClient, outbox: Outbox, password_hash: str
 ) -> None:
@@ -243,10 +274,11 @@ def test_head_requests_scanners_and_bursts_are_counted_apart(
     sent_at = db.session.scalar(
         select(func.min(Delivery.sent_at)).where(Delivery.sent_at.is_not(None))
     )
+    hit = read_hit(app, token, click=False)
+    assert hit is not None
     record_hit(
         app,
-        token,
-        click=False,
+        hit,
         user_agent=BROWSER,
         is_head=False,
         now=sent_at + timedelta(seconds=1),
