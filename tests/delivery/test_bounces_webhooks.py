@@ -556,7 +556,6 @@ def test_a_signed_subscription_notice_is_only_logged(
     client: FlaskClient,
     sns: FakeSNS,
     caplog: pytest.LogCaptureFixture,
-    monkeypatch: pytest.MonkeyPatch,
     kind: str,
 ) -> None:
     subscribe_url = (
@@ -569,8 +568,6 @@ def test_a_signed_subscription_notice_is_only_logged(
         SubscribeURL=subscribe_url,
         Token="2336412f37fb687f5d51e6e2425",
     )
-    # Alembic's fileConfig (migrations/env.py) turns off loggers made before it.
-    monkeypatch.setattr(webhooks.log, "disabled", False)
     response = post_ses(client, envelope)
     assert response.get_json() == {"recorded": 0}
     if kind == "SubscriptionConfirmation":
