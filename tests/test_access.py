@@ -43,6 +43,8 @@ ACCESS = {
     "tracking.open_pixel": PUBLIC,
     "tracking.click": PUBLIC,
     "subscribers_admin.*": {"admin", "editor"},
+    "subscribers_admin.import_job": {"admin", "editor"},
+    "subscribers_admin.import_progress": {"admin", "editor"},
     "review.*": {"admin", "editor"},
 }
 

@@ -10,13 +10,14 @@ from flask import (
     abort,
     current_app,
     flash,
+    jsonify,
     redirect,
     render_template,
     request,
     send_file,
     url_for,
 )
-from flask_babel import format_decimal
+from flask_babel import format_decimal, get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from wtforms import SelectChoice
@@ -28,7 +29,7 @@ from service.errors import DomainError
 from service.extensions import db
 from service.organisation import current_identity
 from service.security import STAFF, roles
-from service.subscribers import export, importer, notices, operations
+from service.subscribers import export, import_jobs, notices, operations
 from service.subscribers.forms import (
     AddSubscriberForm,
     ButtonForm,
@@ -37,7 +38,7 @@ from service.subscribers.forms import (
     ImportForm,
     SubscriberFilterForm,
 )
-from service.subscribers.models import MailingList, Subscriber
+from service.subscribers.models import ImportJob, MailingList, Subscriber
 
 bp = Blueprint("subscribers_admin", __name__, url_prefix="/admin/subscribers")
 
@@ -219,60 +220,76 @@ def erase(subscriber_id: int) -> str | tuple[str, int] | Response:
 
 @bp.route("/import", methods=["GET", "POST"])
 @roles(*STAFF)
-def import_file() -> str | tuple[str, int]:
-    """Upload a CSV file; show what was imported and every line that was not."""
+def import_file() -> str | tuple[str, int] | Response:
+    """Upload a CSV file to import in the background; a page follows its progress."""
     form = ImportForm()
     form.list_id.choices = _list_choices()
+    if request.method == "GET" and request.args.get("list_id", "").isdigit():
+        form.list_id.data = int(request.args["list_id"])  # "start again" from a job
     if not form.validate_on_submit():
-        status = 422 if form.errors else 200
-        return render_template("admin/subscribers/import.html", form=form), status
+        return _import_form(form, 422 if form.errors else 200)
     mailing_list = db.session.get(MailingList, form.list_id.data)
     if mailing_list is None:
         abort(400)
     upload = form.file.data
     source = (form.consent_source.data or "").strip() if form.attest.data else ""
-    settings = importer.ImportSettings(
-        mailing_list=mailing_list,
-        attested_by=_actor(),
-        consent_source=source or None,
-        file_name=upload.filename or "upload.csv",
-        org_name=current_identity().name,
-        locale=current_app.config["DEFAULT_LOCALE"],
-        now=utcnow(),
-    )
-    report = importer.ImportReport()
-    mailed = 0
-    text = importer.text_stream(upload.stream)
     try:
-        for to_mail in importer.import_batches(
-            importer.read_rows(text), settings, report
-        ):
-            db.session.commit()
-            mailed += importer.send_confirmations(to_mail)
+        job = import_jobs.create_job(
+            upload.stream,
+            upload.filename or "upload.csv",
+            mailing_list,
+            consent_source=source or None,
+            started_by=_actor(),
+            locale=str(get_locale()),
+            now=utcnow(),
+        )
     except DomainError as error:
         db.session.rollback()
         form.file.errors.append(error.message)
-        return render_template("admin/subscribers/import.html", form=form), 422
-    audit.record(
-        _actor(),
-        "import.subscribers",
-        mailing_list.slug,
-        file=settings.file_name,
-        imported=report.imported,
-        added=report.added,
-        already=report.already,
-        skipped=report.skipped,
-        consent_source=settings.consent_source,
-    )
+        return _import_form(form, 422)
     db.session.commit()
+    import_jobs.start(current_app._get_current_object(), job.id)  # type: ignore[attr-defined]
+    return redirect(url_for(".import_job", job_id=job.id), 303)
+
+
+def _import_form(form: ImportForm, status: int) -> tuple[str, int]:
+    now = utcnow()
+    jobs = [(job, import_jobs.state_of(job, now)) for job in import_jobs.recent_jobs()]
+    page = render_template("admin/subscribers/import.html", form=form, jobs=jobs)
+    return page, status
+
+
+def _import_job(job_id: int) -> ImportJob:
+    job = db.session.get(ImportJob, job_id)
+    if job is None:
+        abort(404)
+    return job
+
+
+@bp.get("/import/<int:job_id>")
+@roles(*STAFF)
+def import_job(job_id: int) -> str:
+    """One upload: its progress while it runs, then what was and was not imported."""
+    job = _import_job(job_id)
+    now = utcnow()
+    state = import_jobs.state_of(job, now)
     return render_template(
-        "admin/subscribers/import.html",
-        form=form,
-        report=report,
-        problems=sorted(report.problems, key=lambda p: p.line),
-        mailing_list=mailing_list,
-        mailed=mailed,
+        "admin/subscribers/import_job.html",
+        job=job,
+        state=state,
+        progress=import_jobs.progress_of(job, now),
+        problems=import_jobs.problems_of(job) if state != "running" else [],
     )
+
+
+@bp.get("/import/<int:job_id>/progress")
+@roles(*STAFF)
+def import_progress(job_id: int) -> Response:
+    """The progress of one upload as JSON, for the page's script."""
+    progress = import_jobs.progress_of(_import_job(job_id), utcnow())
+    response = jsonify(progress)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.post("/export")

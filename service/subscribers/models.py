@@ -1,4 +1,4 @@
-"""Subscribers, lists, memberships, the consent ledger and suppressions."""
+"""Subscribers, lists, memberships, the consent ledger, suppressions, import jobs."""
 
 from __future__ import annotations
 
@@ -7,7 +7,15 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint, event
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ForeignKey,
+    String,
+    Text,
+    UniqueConstraint,
+    event,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from service.db import Base, utcnow
@@ -268,3 +276,107 @@ class SubscriberEvent(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     subscriber: Mapped[Subscriber] = relationship(back_populates="events")
+
+
+class ImportJobStatus(StrEnum):
+    """Where an upload being imported in the background stands."""
+
+    RUNNING = "running"  #: a thread of some web process is reading the file
+    FINISHED = "finished"  #: every line read; the report is complete
+    FAILED = "failed"  #: stopped by an error; what was committed before it stays
+
+
+#: The one table of allowed import job transitions. "Interrupted" is not a status:
+#: it is a running job whose heartbeat stopped (its process died), see import_jobs.
+IMPORT_JOB_TRANSITIONS: dict[ImportJobStatus, set[ImportJobStatus]] = {
+    ImportJobStatus.RUNNING: {ImportJobStatus.FINISHED, ImportJobStatus.FAILED},
+    ImportJobStatus.FINISHED: set(),
+    ImportJobStatus.FAILED: set(),
+}
+
+
+class ImportJob(Base):
+    """One CSV file uploaded in the admin, imported by a thread of the process.
+
+    The state lives here, not in the process, so any web process can show the progress
+    and the report; counts are committed together with each batch they describe.
+    """
+
+    __tablename__ = "import_jobs"
+
+    #: the job's number, shown in its URL
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: the list the readers are put on
+    list_id: Mapped[int] = mapped_column(ForeignKey("lists.id", ondelete="CASCADE"))
+    #: the name of the uploaded file, as the editor's computer called it
+    file_name: Mapped[str] = mapped_column(String(255))
+    #: the size of the stored upload in bytes
+    file_size: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: where the stated consent came from; None: everyone is asked by mail
+    consent_source: Mapped[str | None] = mapped_column(String(500))
+    #: "Name <email>" of the account that uploaded it (audit and consent records)
+    started_by: Mapped[str] = mapped_column(String(320))
+    #: the language the reasons of bad lines are written in (the uploader's)
+    locale: Mapped[str] = mapped_column(String(5), default="nl")
+    #: running, finished or failed (see IMPORT_JOB_TRANSITIONS)
+    status: Mapped[ImportJobStatus] = mapped_column(
+        String(20), default=ImportJobStatus.RUNNING
+    )
+    #: bytes of the file read so far (the reader runs a few kilobytes ahead)
+    bytes_read: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: the number of the last line read so far
+    lines_read: Mapped[int] = mapped_column(default=0)
+    #: new readers
+    imported: Mapped[int] = mapped_column(default=0)
+    #: known readers put on the list
+    added: Mapped[int] = mapped_column(default=0)
+    #: already on the list (or waiting to confirm it)
+    already: Mapped[int] = mapped_column(default=0)
+    #: lines not imported, each with a row in import_problems
+    skipped: Mapped[int] = mapped_column(default=0)
+    #: confirmation mails sent
+    mailed: Mapped[int] = mapped_column(default=0)
+    #: why a failed job stopped, in words for the editor
+    error: Mapped[str | None] = mapped_column(Text)
+    #: when the file was uploaded
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: the heartbeat: set at every batch and every group of mails; a running job
+    #: that has not been updated for a few minutes lost its process
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: when the job finished or failed
+    finished_at: Mapped[datetime | None]
+
+    mailing_list: Mapped[MailingList] = relationship()
+    problems: Mapped[list[ImportProblem]] = relationship(
+        back_populates="job",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="ImportProblem.line",
+    )
+
+    def move_to(self, status: ImportJobStatus) -> None:
+        """Change the status along the transition table, or raise Conflict."""
+        if status == self.status:
+            return
+        if status not in IMPORT_JOB_TRANSITIONS[ImportJobStatus(self.status)]:
+            raise Conflict(f"import job cannot go from {self.status} to {status}")
+        self.status = status
+
+
+class ImportProblem(Base):
+    """One line of an uploaded file that was not imported, and why."""
+
+    __tablename__ = "import_problems"
+
+    #: the row's number, nothing more
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: the import the line belongs to
+    job_id: Mapped[int] = mapped_column(
+        ForeignKey("import_jobs.id", ondelete="CASCADE"), index=True
+    )
+    #: the line number in the file (the first line of a record spanning lines)
+    line: Mapped[int]
+    #: the reason, for people, in the job's language
+    reason: Mapped[str] = mapped_column(Text)
+
+    job: Mapped[ImportJob] = relationship(back_populates="problems")

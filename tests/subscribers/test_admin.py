@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import io
-import re
-
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -325,77 +322,7 @@ def test_erasing_needs_the_tick_then_leaves_only_a_hashed_suppression(
     assert "jan@example.nl" not in entry.target
 
 
-# Import and export --------------------------------------------------------------------
-
-
-def test_an_uploaded_file_is_imported_and_every_bad_line_listed(
-    editor: FlaskClient, newsletter: MailingList, outbox: Outbox
-) -> None:
-    content = (
-        "\ufeffE-mailadres;Naam\n"
-        "jan@example.nl;Jan\n"
-        "kapot;Piet\n"
-        "JAN@EXAMPLE.NL;Jan\n"
-        "kees@example.nl;Kees\n"
-    ).encode()
-    response = editor.post(
-        "/admin/subscribers/import",
-        data={
-            "file": (io.BytesIO(content), "leden.csv"),
-            "list_id": str(newsletter.id),
-        },
-        content_type="multipart/form-data",
-    )
-    text = page(response)
-    assert response.status_code == 200
-    rows = [
-        [
-            re.sub(r"<[^>]+>", "", cell).strip()
-            for cell in re.findall(r"<td[^>]*>(.*?)</td>", row)
-        ]
-        for row in re.findall(r"<tr>(.*?)</tr>", text, flags=re.S)
-    ]
-    assert ["3", "ongeldig e-mailadres: kapot"] in rows
-    assert ["4", "dubbel: dit adres staat al op regel 2"] in rows
-    assert "2 bevestigingsmails verstuurd." in text
-    assert reader("kees@example.nl").status == SubscriberStatus.PENDING
-    assert len(outbox.to("kees@example.nl")) == 1
-    (entry,) = audit("import.subscribers")
-    assert entry.detail["imported"] == 2 and entry.detail["skipped"] == 2
-
-
-def test_an_upload_with_a_stated_consent_source_activates_the_people(
-    editor: FlaskClient, newsletter: MailingList, outbox: Outbox
-) -> None:
-    editor.post(
-        "/admin/subscribers/import",
-        data={
-            "file": (io.BytesIO(b"jan@example.nl,Jan\n"), "leden.csv"),
-            "list_id": str(newsletter.id),
-            "consent_source": "ledenadministratie 2025",
-            "attest": "y",
-        },
-        content_type="multipart/form-data",
-    )
-    jan = reader("jan@example.nl")
-    assert jan.status == SubscriberStatus.ACTIVE
-    assert jan.consent_records[0].attested_by == "Redacteur <redacteur@postbode.nl>"
-    assert outbox.messages() == []
-
-
-def test_an_upload_without_addresses_is_refused_with_a_sentence(
-    editor: FlaskClient, newsletter: MailingList
-) -> None:
-    response = editor.post(
-        "/admin/subscribers/import",
-        data={
-            "file": (io.BytesIO(b"naam;plaats\nJan;Utrecht\n"), "leden.csv"),
-            "list_id": str(newsletter.id),
-        },
-        content_type="multipart/form-data",
-    )
-    assert response.status_code == 422
-    assert "Geen kolom met e-mailadressen" in page(response)
+# Export (the upload is in test_import_jobs.py) ---------------------------------------
 
 
 def test_the_export_of_a_filter_is_neutralised_and_written_to_the_audit_log(
