@@ -337,3 +337,13 @@ def test_visitors_are_sent_to_the_login_instead_of_the_progress(
     response = client.get(f"/admin/subscribers/import/{job.id}/progress")
     assert response.status_code == 302
     assert "/admin/login" in response.location
+
+
+def test_the_bad_lines_are_told_in_the_language_of_the_editor_who_uploaded(
+    app: Flask, editor: FlaskClient, newsletter: MailingList
+) -> None:
+    editor.get("/admin/subscribers/import?lang=en")  # the choice stays in the session
+    location = upload_and_wait(app, editor, newsletter)
+    text = page(editor.get(location))
+    assert ["3", "invalid e-mail address: kapot"] in table_rows(text)
+    assert "Lines read" in text
