@@ -58,6 +58,7 @@ EXTENSION = "postbode.import_jobs"
 RowOrProblem = importer.Row | importer.RowProblem
 
 _STORED_NAME = re.compile(r"import-(\d+)\.csv")
+_THREADS_LOCK = threading.Lock()
 
 
 def upload_folder() -> Path:
@@ -197,18 +198,21 @@ def start(app: Flask, job_id: int) -> threading.Thread:
     thread = threading.Thread(
         target=run_job, args=(app, job_id), name=f"import-{job_id}", daemon=True
     )
-    threads: list[threading.Thread] = app.extensions.setdefault(EXTENSION, [])
-    threads[:] = [t for t in threads if t.is_alive()]
-    threads.append(thread)
+    with _THREADS_LOCK:  # requests of a threaded server may start jobs at once
+        threads: list[threading.Thread] = app.extensions.setdefault(EXTENSION, [])
+        threads[:] = [t for t in threads if t.is_alive()]
+        threads.append(thread)
     thread.start()
     return thread
 
 
 def wait_for_threads(app: Flask, timeout: float) -> bool:
     """Wait until this process's import threads are done; False if some still run."""
-    for thread in list(app.extensions.get(EXTENSION, [])):
+    with _THREADS_LOCK:
+        threads = list(app.extensions.get(EXTENSION, []))
+    for thread in threads:
         thread.join(timeout)
-    return not any(t.is_alive() for t in app.extensions.get(EXTENSION, []))
+    return not any(t.is_alive() for t in threads)
 
 
 def run_job(app: Flask, job_id: int) -> None:
