@@ -24,7 +24,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask import Flask, current_app
-from sqlalchemy import and_, bindparam, case, or_, select, true, update
+from sqlalchemy import (
+    and_,
+    bindparam,
+    case,
+    false,
+    or_,
+    select,
+    true,
+    union_all,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -127,33 +137,39 @@ def _is_due(now: datetime):  # noqa: ANN202 - a SQL condition
     )
 
 
-def _due_ids_sqlite(limit: int, now: datetime) -> list[int]:
-    """Return the lowest due ids, one index range per send and status.
+def _due_ids_sqlite(limit: int, now: datetime):  # noqa: ANN202 - a SQL subquery
+    """Return a subquery of the lowest due ids, one index range per send and status.
 
     One query over every running send and status made SQLite read and sort every
     queued row for each batch (580 ms per batch at a million recipients, see
     docs/benchmarks.md). The (send_id, status) index holds each range in id order,
-    so each of these reads at most `limit` rows.
+    so each part reads at most `limit` rows. It is a subquery of the claiming UPDATE,
+    not a SELECT before it: as one statement it runs under SQLite's write lock, so
+    two senders never pick the same rows and come away with nothing.
     """
     running = db.session.scalars(
         select(Send.id).where(Send.status == SendStatus.SENDING)
     ).all()
-    ids: list[int] = []
-    for send_id in running:
+    parts = [
+        select(Delivery.id)
+        .where(Delivery.send_id == send_id, Delivery.status == status, moment)
+        .order_by(Delivery.id)
+        .limit(limit)
+        .subquery()
+        .select()
+        for send_id in running
         # No time condition on queued rows: with one, SQLite prefers the (status,
         # next_attempt_at) index and sorts every queued row by id (100 ms at 300k).
         for status, moment in (
             (DeliveryStatus.QUEUED, true()),
             (DeliveryStatus.DEFERRED, Delivery.next_attempt_at <= now),
             (DeliveryStatus.SENDING, Delivery.lease_expires_at < now),
-        ):
-            ids += db.session.scalars(
-                select(Delivery.id)
-                .where(Delivery.send_id == send_id, Delivery.status == status, moment)
-                .order_by(Delivery.id)
-                .limit(limit)
-            ).all()
-    return sorted(ids)[:limit]
+        )
+    ]
+    if not parts:
+        return select(Delivery.id).where(false())
+    lowest = union_all(*parts).subquery()
+    return select(lowest.c.id).order_by(lowest.c.id).limit(limit).scalar_subquery()
 
 
 def claim(owner: str, limit: int, now: datetime) -> list[Claimed]:
@@ -169,9 +185,14 @@ def claim(owner: str, limit: int, now: datetime) -> list[Claimed]:
         )
         chosen = Delivery.id.in_(due.scalar_subquery())
     else:
-        # SQLite has one writer at a time; the UPDATE checks the rows are still
-        # due, so a row another sender took since the SELECT is left alone.
-        chosen = and_(Delivery.id.in_(_due_ids_sqlite(limit, now)), _is_due(now))
+        # SQLite has one writer at a time, and the UPDATE with its subquery is one
+        # statement: the rows it picks are still due when it changes them.
+        chosen = and_(
+            Delivery.id.in_(_due_ids_sqlite(limit, now)),
+            Delivery.send_id.in_(
+                select(Send.id).where(Send.status == SendStatus.SENDING)
+            ),
+        )
     rows = db.session.execute(
         update(Delivery)
         .where(chosen)

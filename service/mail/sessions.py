@@ -56,16 +56,42 @@ class _SMTP(smtplib.SMTP):
 
     dot_sent = False
 
+    @property
+    def pipelining(self) -> bool:
+        """Tell whether the server said in its EHLO that it takes PIPELINING."""
+        return bool(self.does_esmtp and self.has_extn("pipelining"))
+
+    def envelope(self, sender: str, recipient: str) -> list[tuple[int, bytes]]:
+        """Send MAIL, RCPT and DATA in one write and read their replies in order.
+
+        RFC 2920 §3.1 lets a client group these three when the server offers
+        PIPELINING: one round trip instead of three. Reading stops after a 421,
+        after which the server closes the connection.
+        """
+        self.dot_sent = False
+        self.send(f"MAIL FROM:<{sender}>\r\nRCPT TO:<{recipient}>\r\nDATA\r\n")
+        replies = []
+        for _command in range(3):
+            replies.append(self.getreply())
+            if replies[-1][0] == 421:
+                break
+        return replies
+
     def data(self, msg: bytes) -> tuple[int, bytes]:  # type: ignore[override]
-        # As smtplib.SMTP.data, plus the note; RFC 5321 §4.5.2 dot-stuffing.
+        # As smtplib.SMTP.data, plus the note of the dot (see content).
         self.dot_sent = False
         self.putcmd("data")
         code, reply = self.getreply()
         if code != 354:
             raise smtplib.SMTPDataError(code, reply)
+        return self.content(msg)
+
+    def content(self, msg: bytes) -> tuple[int, bytes]:
+        """Send the message after a 354 and the final dot; return the final reply."""
         # RFC 5321 §4.5.2: double a dot that starts a line. A bytes replace does
-        # what the regex (?m)^\. does, at a fraction of its cost on 40 KB.
-        body = msg.replace(b"\n.", b"\n..")
+        # what the regex (?m)^\. does, at a fraction of its cost on 40 KB, and most
+        # messages have no such line at all.
+        body = msg.replace(b"\n.", b"\n..") if b"\n." in msg else msg
         if body.startswith(b"."):
             body = b"." + body
         if not body.endswith(b"\r\n"):
@@ -119,6 +145,16 @@ class SMTPSession:
                 self._smtp = self._connect()
             smtp = self._smtp
             phase = Phase.MAIL
+            if smtp.pipelining and envelope_from.isascii() and recipient.isascii():
+                # One round trip for the envelope, one for the content.
+                refused = self._first_refusal(
+                    smtp, smtp.envelope(envelope_from, recipient)
+                )
+                if refused is not None:
+                    return refused
+                phase = Phase.DATA
+                code, text = smtp.content(message)
+                return Reply(code, text.decode("utf-8", "replace"), Phase.DONE)
             code, text = smtp.mail(envelope_from)
             if code != 250:
                 return self._refused(code, text, phase)
@@ -137,6 +173,25 @@ class SMTPSession:
             self.close()
             code = getattr(error, "smtp_code", 0) or 0
             return Reply(code if code >= 400 else 0, str(error)[:400], phase)
+
+    def _first_refusal(
+        self, smtp: _SMTP, replies: list[tuple[int, bytes]]
+    ) -> Reply | None:
+        """Return the refusal among pipelined MAIL, RCPT and DATA replies, if any."""
+        expected = (
+            (Phase.MAIL, (250,)),
+            (Phase.RCPT, (250, 251)),
+            (Phase.DATA, (354,)),
+        )
+        for (phase, good), (code, text) in zip(expected, replies, strict=False):
+            if code not in good:
+                if len(replies) == 3 and replies[2][0] == 354:
+                    # The server took DATA after a refused MAIL or RCPT (RFC 2920
+                    # §3.1 says it must not): end the empty message at once.
+                    smtp.send(b".\r\n")
+                    smtp.getreply()
+                return self._refused(code, text, phase)
+        return None
 
     def _refused(self, code: int, text: bytes | str, phase: Phase) -> Reply:
         message = text.decode("utf-8", "replace") if isinstance(text, bytes) else text

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -21,7 +22,15 @@ UNSUBSCRIBE = "unsubscribe"
 
 
 def _serializer(secret_keys: Sequence[str], purpose: str) -> URLSafeTimedSerializer:
-    # itsdangerous signs with the last key and verifies with all of them.
+    return _cached_serializer(tuple(secret_keys), purpose)
+
+
+@lru_cache(maxsize=32)
+def _cached_serializer(
+    secret_keys: tuple[str, ...], purpose: str
+) -> URLSafeTimedSerializer:
+    # itsdangerous signs with the last key and verifies with all of them. Built once
+    # per key set and purpose: a send signs two links for every reader.
     return URLSafeTimedSerializer(list(secret_keys), salt=f"postbode.{purpose}")
 
 

@@ -35,9 +35,13 @@ READER_DOMAIN = "example.nl"
 
 
 @pytest.fixture
-def faulty() -> Iterator[FaultySMTP]:
-    """A real SMTP server on a free loopback port that misbehaves on request."""
-    server = FaultySMTP().start()
+def faulty(request: pytest.FixtureRequest) -> Iterator[FaultySMTP]:
+    """A real SMTP server on a free loopback port that misbehaves on request.
+
+    It offers PIPELINING unless a test asks otherwise with
+    `@pytest.mark.parametrize("faulty", [False], indirect=True)`.
+    """
+    server = FaultySMTP(pipelining=getattr(request, "param", True)).start()
     yield server
     server.stop()
 

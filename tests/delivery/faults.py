@@ -92,6 +92,24 @@ class _Handler:
     transactions: int = 0
     live: set[SMTP] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    #: offer PIPELINING (RFC 2920) in the EHLO reply, as Postfix and Exim do;
+    #: aiosmtpd answers grouped commands in order whether it offers it or not
+    pipelining: bool = True
+    #: how many MAIL commands came with their RCPT already behind them (pipelined)
+    grouped: int = 0
+
+    async def handle_EHLO(  # noqa: N802 - aiosmtpd's hook name
+        self,
+        _server: SMTP,
+        session: Any,
+        _envelope: Any,
+        hostname: str,
+        responses: list[str],
+    ) -> list[str]:
+        session.host_name = hostname  # aiosmtpd leaves this to the hook
+        if self.pipelining:
+            responses.insert(len(responses) - 1, "250-PIPELINING")
+        return responses
 
     def _number(self, server: SMTP) -> int:
         # Numbered at the first MAIL, so aiosmtpd's start-up probe does not count.
@@ -128,7 +146,11 @@ class _Handler:
         self, server: SMTP, _session: Any, envelope: Any, address: str, options: list
     ) -> str:
         number = self._number(server)
+        # A pipelining client's RCPT is already waiting in the stream's buffer
+        # (asyncio's StreamReader keeps it in _buffer) when MAIL is answered.
+        waiting = bytes(getattr(server._reader, "_buffer", b""))
         with self.lock:
+            self.grouped += b"RCPT TO:" in waiting.upper()
             self.transactions += 1
             envelope.postbode_transaction = self.transactions
         moment = Moment("mail", number, self.transactions_of(envelope), address, "")
@@ -218,9 +240,9 @@ class _TrackedSMTP(SMTP):
 class FaultySMTP:
     """Start with `start()`; set faults; read `accepted`; stop with `stop()`."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, pipelining: bool = True) -> None:
         self.port = free_port()
-        self.handler = _Handler()
+        self.handler = _Handler(pipelining=pipelining)
         self.controller = _Controller(
             self.handler, hostname="127.0.0.1", port=self.port
         )
@@ -314,6 +336,12 @@ class FaultySMTP:
         """Every message taken in, in order (dropped ones too: the server has them)."""
         with self.handler.lock:
             return list(self.handler.accepted)
+
+    @property
+    def pipelined(self) -> int:
+        """How many transactions came with MAIL, RCPT and DATA in one go."""
+        with self.handler.lock:
+            return self.handler.grouped
 
     @property
     def sessions(self) -> int:

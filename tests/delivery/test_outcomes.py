@@ -40,6 +40,9 @@ UNLUCKY = reader_address(1)
         ("data", "552 5.3.4 Message too big for system"),
     ],
 )
+@pytest.mark.parametrize(
+    "faulty", [True, False], indirect=True, ids=["pipelined", "one-by-one"]
+)
 def test_a_permanent_refusal_fails_the_delivery_keeps_the_reply_and_is_not_retried(
     sending_app: Flask, editors: Editors, faulty: FaultySMTP, phase: str, reply: str
 ) -> None:
@@ -58,6 +61,8 @@ def test_a_permanent_refusal_fails_the_delivery_keeps_the_reply_and_is_not_retri
     assert unlucky.attempts == 1
     assert faulty.to(UNLUCKY) == []
     assert faulty.copies() == {reader_address(0): 1, reader_address(2): 1}
+    # Offered PIPELINING, the engine sends MAIL, RCPT and DATA in one go.
+    assert (faulty.pipelined > 0) == faulty.handler.pipelining
 
 
 @pytest.mark.parametrize(
@@ -69,6 +74,9 @@ def test_a_permanent_refusal_fails_the_delivery_keeps_the_reply_and_is_not_retri
         ("rcpt", "552 5.2.2 Mailbox full"),
         ("data", "451 4.3.0 Try again later"),
     ],
+)
+@pytest.mark.parametrize(
+    "faulty", [True, False], indirect=True, ids=["pipelined", "one-by-one"]
 )
 def test_a_temporary_refusal_defers_with_growing_waits_and_sends_when_it_recovers(
     sending_app: Flask, editors: Editors, faulty: FaultySMTP, phase: str, reply: str
@@ -143,6 +151,9 @@ def test_an_outage_of_a_minute_defers_everyone_and_all_arrive_once_after_it(
     assert send.status == SendStatus.SENDING  # a short outage does not pause
 
 
+@pytest.mark.parametrize(
+    "faulty", [True, False], indirect=True, ids=["pipelined", "one-by-one"]
+)
 def test_a_connection_dropped_after_the_dot_sends_once_more_flagged_never_a_third_time(
     sending_app: Flask, editors: Editors, faulty: FaultySMTP
 ) -> None:
@@ -175,6 +186,9 @@ def test_one_dropped_connection_is_followed_by_one_accepted_copy(
     assert [m.dropped for m in faulty.to(UNLUCKY)] == [True, False]
 
 
+@pytest.mark.parametrize(
+    "faulty", [True, False], indirect=True, ids=["pipelined", "one-by-one"]
+)
 def test_with_30_percent_of_sessions_ended_by_421_everyone_gets_exactly_one_message(
     sending_app: Flask, editors: Editors, faulty: FaultySMTP
 ) -> None:
