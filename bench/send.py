@@ -2,7 +2,7 @@
 
 Usage: .venv/bin/python bench/send.py [--sizes 10000,100000,1000000]
        [--databases sqlite,postgresql] [--largest-on sqlite,postgresql]
-       [--concurrency 4] [--send-seconds 1200]
+       [--concurrency 4] [--processes 1,2] [--send-seconds 1200]
        [--postgres postgresql://postgres@127.0.0.1:5432/postbode_bench_send]
 
 One local sink on a free port of 127.0.0.1 takes every message: Postfix's
@@ -21,7 +21,9 @@ rendered through service.editorial / service.rendering, about 40 KB on the wire)
   (subscribers and memberships, executemany) and the send (operations.start_send:
   the INSERT … SELECT of every delivery) are made in one child process, untimed
   except for start_send; the sender runs in a fresh child process of its own, so
-  its CPU time and peak RSS (ru_maxrss) belong to that run alone.
+  its CPU time and peak RSS (ru_maxrss) belong to that run alone. With
+  --processes 2 two such senders run at once (as two `flask send worker`
+  processes would), each with half the connections: the same concurrency in all.
 
 A sender run that reaches --send-seconds is stopped (it finishes its batch, as on
 a shutdown) and reported with what it sent; --largest-on limits the largest size
@@ -266,10 +268,11 @@ def send(args: argparse.Namespace) -> dict[str, Any]:
 
     from sqlalchemy import func, select
 
-    from service.delivery.engine import Sender
+    from service.delivery.engine import Sender, dedicate_process
     from service.delivery.models import Delivery
     from service.extensions import db
 
+    dedicate_process()  # as `flask send worker` does
     app = make_app(args.database, Path(args.instance), args.port, args.concurrency)
     stop = threading.Event()
     # Bounds the run: the sender finishes its batch and stops, as on a shutdown.
@@ -433,17 +436,59 @@ def naive(app: Any, sample: Sample, port: int, count: int) -> tuple[float, float
 # -- the sink and the children -------------------------------------------------
 
 
+def child_command(
+    mode: str, database: str, instance: Path, port: int, size: int, args: Any,
+    concurrency: int,
+) -> list[str]:  # fmt: skip
+    """Return the command that runs this script in `mode` in a fresh process."""
+    return [
+        sys.executable, __file__, "--child", mode,
+        "--database", database, "--instance", str(instance),
+        "--port", str(port), "--size", str(size),
+        "--concurrency", str(concurrency),
+        "--send-seconds", str(args.send_seconds),
+    ]  # fmt: skip
+
+
+def senders(
+    processes: int, database: str, instance: Path, port: int, size: int, args: Any
+) -> dict:
+    """Run `processes` sender children at once, sharing the connections; add up.
+
+    Each gets concurrency / processes connections, so together they hold as many
+    as smtp-source did. Seconds are the longest child's, CPU the sum, peak RSS the
+    largest single process's (each sender's own memory).
+    """
+    each = max(1, args.concurrency // processes)
+    command = child_command("send", database, instance, port, size, args, each)
+    pipes: dict[str, Any] = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
+    children = [subprocess.Popen(command, text=True, **pipes) for _ in range(processes)]
+    results = []
+    for process in children:
+        out, err = process.communicate(timeout=MAX_SECONDS)
+        if process.returncode != 0:
+            sys.stderr.write(err)
+            raise RuntimeError(f"send child for {database} exited {process.returncode}")
+        results.append(json.loads(out.strip().splitlines()[-1]))
+    return {
+        "handled": sum(r["handled"] for r in results),
+        "seconds": max(r["seconds"] for r in results),
+        "cpu": sum(r["cpu"] for r in results),
+        "maxrss_kib": max(r["maxrss_kib"] for r in results),
+        # Every child counts the same table; the last one to finish saw it all.
+        "counts": results[-1]["counts"]
+        if len(results) == 1
+        else max((r["counts"] for r in results), key=lambda c: c.get("sent", 0)),
+    }
+
+
 def child(
     mode: str, database: str, instance: Path, port: int, size: int, args: Any
 ) -> dict:
     """Run this script in `mode` in a fresh process; return the JSON it prints."""
-    command = [
-        sys.executable, __file__, "--child", mode,
-        "--database", database, "--instance", str(instance),
-        "--port", str(port), "--size", str(size),
-        "--concurrency", str(args.concurrency),
-        "--send-seconds", str(args.send_seconds),
-    ]  # fmt: skip
+    command = child_command(
+        mode, database, instance, port, size, args, args.concurrency
+    )
     # subprocess.run kills the child on a timeout or Ctrl+C before re-raising.
     completed = subprocess.run(
         command, capture_output=True, text=True, timeout=MAX_SECONDS
@@ -528,6 +573,7 @@ def run(args: argparse.Namespace) -> None:
     """Start the sink; measure the raw limit, the naive loop and the engine; report."""
     sizes = [int(s) for s in args.sizes.split(",") if s]
     databases = [d for d in args.databases.split(",") if d]
+    process_counts = [int(n) for n in args.processes.split(",") if n]
     notes = [f"load average (1, 5, 15 min) at the start: {load_average()}"]
     rows: list[Row] = []
     port = free_port()
@@ -564,16 +610,20 @@ def run(args: argparse.Namespace) -> None:
                     pg_version = postgres_version(url)
                 else:
                     url = None
-                for size in sizes:
+                for size, processes in (
+                    (size, processes) for size in sizes for processes in process_counts
+                ):
                     if size == max(sizes) and database not in args.largest_on:
                         continue
-                    instance = base / f"{database}-{size}"
+                    instance = base / f"{database}-{size}-{processes}"
                     instance.mkdir()
                     target = url or f"sqlite:///{instance / 'postbode.sqlite3'}"
                     made = child("prepare", target, instance, port, size, args)
                     print(f"# {database} {size:,}: {made}", file=sys.stderr)
-                    sent = child("send", target, instance, port, size, args)
-                    print(f"# {database} {size:,}: {sent}", file=sys.stderr)
+                    sent = senders(processes, target, instance, port, size, args)
+                    print(
+                        f"# {database} {size:,} × {processes}: {sent}", file=sys.stderr
+                    )
                     delivered = sent["counts"].get("sent", 0)
                     note = ""
                     if delivered != size:
@@ -582,9 +632,11 @@ def run(args: argparse.Namespace) -> None:
                             * (sent["seconds"] >= args.send_seconds)
                             + f"{delivered:,} of {size:,} sent"
                         )
+                    each = max(1, args.concurrency // processes)
                     rows.append(
                         Row(
-                            "engine: Sender.run",
+                            f"engine: {processes} sender{'s' * (processes > 1)} × "
+                            f"{each} connection{'s' * (each > 1)}",
                             "SQLite" if database == "sqlite" else "PostgreSQL",
                             sent["handled"],
                             sent["seconds"],
@@ -642,7 +694,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--databases", default="sqlite,postgresql")
-    parser.add_argument("--concurrency", type=int, default=4, help="SEND_CONCURRENCY")
+    parser.add_argument(
+        "--concurrency", type=int, default=4, help="SMTP connections in all"
+    )
+    parser.add_argument(
+        "--processes",
+        default="1,2",
+        help="sender processes to share the connections (each count is a run)",
+    )
     parser.add_argument("--raw-count", type=int, default=20_000)
     parser.add_argument("--naive-count", type=int, default=1_000)
     parser.add_argument(
@@ -679,6 +738,11 @@ def main() -> None:
         parser.error(f"--send-seconds must be between 10 and {MAX_SECONDS - 300}")
     if not 1 <= args.concurrency <= 64:
         parser.error("--concurrency must be between 1 and 64")
+    counts = [n for n in args.processes.split(",") if n]
+    if not counts or not all(
+        n.isdigit() and 1 <= int(n) <= args.concurrency for n in counts
+    ):
+        parser.error("--processes takes counts from 1 to --concurrency, e.g. 1,2")
     if not (1 <= args.raw_count <= 200_000 and 1 <= args.naive_count <= 20_000):
         parser.error(
             "keep the baselines bounded: --raw-count <= 200000, --naive-count <= 20000"
