@@ -23,6 +23,8 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
 
 from flask import Flask, current_app
 from sqlalchemy import (
@@ -84,6 +86,23 @@ _RECORD = update(_DELIVERIES).where(
 )
 
 
+_SENDS = Send.__table__
+#: a send's run of failures, after a group with a success in it or without one;
+#: built once (each group of outcomes runs one of them per send)
+_STREAK_RESTART = (
+    update(_SENDS)
+    .where(_SENDS.c.id == bindparam("send_id"))
+    .values(failure_streak=bindparam("failures"))
+    .returning(_SENDS.c.failure_streak)
+)
+_STREAK_GROWS = (
+    update(_SENDS)
+    .where(_SENDS.c.id == bindparam("send_id"))
+    .values(failure_streak=_SENDS.c.failure_streak + bindparam("failures"))
+    .returning(_SENDS.c.failure_streak)
+)
+
+
 @dataclass(frozen=True)
 class Claimed:
     """One delivery a sender holds, with what it needs to send it."""
@@ -138,103 +157,123 @@ def sender_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
-def _is_due(now: datetime):  # noqa: ANN202 - a SQL condition
-    """Return the condition of a row a sender may take now."""
-    # A queued row is always due: it is queued when a send starts or to go again
-    # at once; only deferred rows wait for their moment.
-    return or_(
-        Delivery.status == DeliveryStatus.QUEUED,
-        and_(
-            Delivery.status == DeliveryStatus.DEFERRED,
-            Delivery.next_attempt_at <= now,
-        ),
-        and_(
-            Delivery.status == DeliveryStatus.SENDING,
-            Delivery.lease_expires_at < now,
-        ),
-    )
+def _due(send: Any) -> list[Any]:
+    """Return the three ranges of a send's due rows, each in id order (bound later).
 
-
-def _due_ids_sqlite(limit: int, now: datetime):  # noqa: ANN202 - a SQL subquery
-    """Return a subquery of the lowest due ids, one index range per send and status.
-
-    One query over every running send and status made SQLite read and sort every
-    queued row for each batch (580 ms per batch at a million recipients, see
-    docs/benchmarks.md). The (send_id, status) index holds each range in id order,
-    so each part reads at most `limit` rows. It is a subquery of the claiming UPDATE,
-    not a SELECT before it: as one statement it runs under SQLite's write lock, so
-    two senders never pick the same rows and come away with nothing.
+    The (send_id, status) index holds each range in id order, so each part reads at
+    most :limit rows; one query over every send and status made SQLite read and sort
+    every queued row for each batch instead (580 ms per batch at a million
+    recipients, see docs/benchmarks.md). No time condition on queued rows: with one,
+    SQLite prefers the (status, next_attempt_at) index and sorts them all by id.
     """
-    running = db.session.scalars(
-        select(Send.id).where(Send.status == SendStatus.SENDING)
-    ).all()
-    parts = [
-        select(Delivery.id)
-        .where(Delivery.send_id == send_id, Delivery.status == status, moment)
-        .order_by(Delivery.id)
-        .limit(limit)
+    d = _DELIVERIES.c
+    return [
+        select(d.id)
+        .where(d.send_id == send, d.status == status, moment)
+        .order_by(d.id)
+        .limit(bindparam("limit"))
         .subquery()
         .select()
-        for send_id in running
-        # No time condition on queued rows: with one, SQLite prefers the (status,
-        # next_attempt_at) index and sorts every queued row by id (100 ms at 300k).
         for status, moment in (
             (DeliveryStatus.QUEUED, true()),
-            (DeliveryStatus.DEFERRED, Delivery.next_attempt_at <= now),
-            (DeliveryStatus.SENDING, Delivery.lease_expires_at < now),
+            (DeliveryStatus.DEFERRED, d.next_attempt_at <= bindparam("now")),
+            (DeliveryStatus.SENDING, d.lease_expires_at < bindparam("now")),
         )
     ]
-    if not parts:
-        return select(Delivery.id).where(false())
-    lowest = union_all(*parts).subquery()
-    return select(lowest.c.id).order_by(lowest.c.id).limit(limit).scalar_subquery()
 
 
-def claim(owner: str, limit: int, now: datetime) -> list[Claimed]:
-    """Take up to `limit` due deliveries of running sends under a lease."""
-    if db.engine.dialect.name == "postgresql":
-        running = select(Send.id).where(Send.status == SendStatus.SENDING)
+@lru_cache(maxsize=16)
+def _claim_statement(dialect: str, sends: int) -> Any:
+    """Return the claiming UPDATE … RETURNING, built once per dialect and send count.
+
+    Built once, SQLAlchemy compiles it once: building it per batch cost more than
+    SQLite took to run it. On PostgreSQL the due rows are picked with FOR UPDATE
+    SKIP LOCKED. On SQLite, with one writer at a time, they are picked in a subquery
+    of the UPDATE itself, not a SELECT before it: as one statement it runs under the
+    write lock, so two senders never pick the same rows and come away with nothing.
+    """
+    d, sends_table = _DELIVERIES, _SENDS
+    running = select(sends_table.c.id).where(sends_table.c.status == SendStatus.SENDING)
+    now = bindparam("now")
+    if dialect == "postgresql":
+        # A queued row is always due: it is queued when a send starts or to go
+        # again at once; only deferred rows wait for their moment.
         due = (
-            select(Delivery.id)
-            .where(Delivery.send_id.in_(running), _is_due(now))
-            .order_by(Delivery.id)
-            .limit(limit)
+            select(d.c.id)
+            .where(
+                d.c.send_id.in_(running),
+                or_(
+                    d.c.status == DeliveryStatus.QUEUED,
+                    and_(
+                        d.c.status == DeliveryStatus.DEFERRED,
+                        d.c.next_attempt_at <= now,
+                    ),
+                    and_(
+                        d.c.status == DeliveryStatus.SENDING,
+                        d.c.lease_expires_at < now,
+                    ),
+                ),
+            )
+            .order_by(d.c.id)
+            .limit(bindparam("limit"))
             .with_for_update(skip_locked=True)
         )
-        chosen = Delivery.id.in_(due.scalar_subquery())
+        chosen = d.c.id.in_(due.scalar_subquery())
     else:
-        # SQLite has one writer at a time, and the UPDATE with its subquery is one
-        # statement: the rows it picks are still due when it changes them.
-        chosen = and_(
-            Delivery.id.in_(_due_ids_sqlite(limit, now)),
-            Delivery.send_id.in_(
-                select(Send.id).where(Send.status == SendStatus.SENDING)
-            ),
+        parts = [
+            part
+            for number in range(sends)
+            for part in _due(bindparam(f"send_{number}"))
+        ]
+        lowest = union_all(*parts).subquery() if parts else None
+        picked = (
+            select(lowest.c.id).order_by(lowest.c.id).limit(bindparam("limit"))
+            if lowest is not None
+            else select(d.c.id).where(false())
         )
-    rows = db.session.execute(
-        update(Delivery)
+        chosen = and_(d.c.id.in_(picked.scalar_subquery()), d.c.send_id.in_(running))
+    return (
+        update(d)
         .where(chosen)
         .values(
             # A row still "sending" here was abandoned by a sender that died.
             reclaims=case(
-                (Delivery.status == DeliveryStatus.SENDING, Delivery.reclaims + 1),
-                else_=Delivery.reclaims,
+                (d.c.status == DeliveryStatus.SENDING, d.c.reclaims + 1),
+                else_=d.c.reclaims,
             ),
             status=DeliveryStatus.SENDING,
-            lease_owner=owner,
-            lease_expires_at=now + LEASE,
+            lease_owner=bindparam("owner"),
+            lease_expires_at=bindparam("lease"),
             updated_at=now,
         )
         .returning(
-            Delivery.id,
-            Delivery.send_id,
-            Delivery.subscriber_id,
-            Delivery.attempts,
-            Delivery.reclaims,
-            Delivery.is_uncertain,
+            d.c.id,
+            d.c.send_id,
+            d.c.subscriber_id,
+            d.c.attempts,
+            d.c.reclaims,
+            d.c.is_uncertain,
         )
-        .execution_options(synchronize_session=False)
-    ).all()
+    )
+
+
+def claim(owner: str, limit: int, now: datetime) -> list[Claimed]:
+    """Take up to `limit` due deliveries of running sends under a lease."""
+    dialect = db.engine.dialect.name
+    params: dict[str, object] = {
+        "now": now,
+        "lease": now + LEASE,
+        "owner": owner,
+        "limit": limit,
+    }
+    sends = 0
+    if dialect != "postgresql":
+        running = db.session.scalars(
+            select(Send.id).where(Send.status == SendStatus.SENDING)
+        ).all()
+        sends = len(running)
+        params.update({f"send_{n}": send_id for n, send_id in enumerate(running)})
+    rows = db.session.execute(_claim_statement(dialect, sends), params).all()
     db.session.commit()
     return sorted((Claimed(*row) for row in rows), key=lambda c: c.id)
 
@@ -651,15 +690,9 @@ class Sender:
         paused = []
         for send_id, (got_through, failures) in streaks.items():
             # A success in this group ends the streak; failures after it start anew.
+            statement = _STREAK_RESTART if got_through else _STREAK_GROWS
             streak = db.session.execute(
-                update(Send)
-                .where(Send.id == send_id)
-                .values(
-                    failure_streak=failures
-                    if got_through
-                    else Send.failure_streak + failures
-                )
-                .returning(Send.failure_streak)
+                statement, {"send_id": send_id, "failures": failures}
             ).scalar_one()
             if streak >= limit:
                 stopped = db.session.execute(
