@@ -26,11 +26,39 @@ CRLF = b"\r\n"
 SOFT_BREAK = b"=\r\n"
 
 
+#: the longest quoted-printable line, without its line end (RFC 2045 §6.7)
+QP_LINE = 76
+
+
 def _qp(text: str) -> bytes:
-    """Return `text` as quoted-printable UTF-8 with CRLF line ends, lines <= 76."""
+    """Return `text` as quoted-printable UTF-8 with CRLF line ends, lines <= 76.
+
+    No line starts with a dot: it is written =2E instead, so SMTP has no dot to
+    double (RFC 5321 §4.5.2). Quoted-printable wraps a 40 KB issue into some 600
+    lines, a few of which start with a sentence's dot; doubling them meant a pass
+    over the whole message for every reader.
+    """
     normalised = text.replace("\r\n", "\n").encode("utf-8")
     encoded = binascii.b2a_qp(normalised, quotetabs=False, istext=True, header=False)
+    if encoded.startswith(b".") or b"\n." in encoded:
+        encoded = b"\n".join(
+            _without_leading_dot(line) for line in encoded.split(b"\n")
+        )
     return encoded.replace(b"\n", CRLF)
+
+
+def _without_leading_dot(line: bytes) -> bytes:
+    """Return a quoted-printable line with a leading dot as =2E, rewrapped to 76."""
+    if not line.startswith(b"."):
+        return line
+    line = b"=2E" + line[1:]
+    if len(line) <= QP_LINE:
+        return line
+    # Break with a soft line break before the limit, never inside an =XX escape.
+    cut = QP_LINE - 1
+    while b"=" in line[cut - 2 : cut]:
+        cut -= 1
+    return line[:cut] + b"=\n" + _without_leading_dot(line[cut:])
 
 
 def _header(name: str, value: str) -> bytes:
