@@ -113,6 +113,7 @@ class Claimed:
     attempts: int
     reclaims: int
     is_uncertain: bool
+    retrying_since: datetime | None
 
 
 @dataclass(frozen=True)
@@ -253,6 +254,7 @@ def _claim_statement(dialect: str, sends: int) -> Any:
             d.c.attempts,
             d.c.reclaims,
             d.c.is_uncertain,
+            d.c.retrying_since,
         )
     )
 
@@ -318,7 +320,6 @@ class Sender:
     concurrency: int = 0
     batch_size: int = 0
     _frozen: dict[int, FrozenMessage] = field(default_factory=dict)
-    _started: dict[int, datetime] = field(default_factory=dict)
     _sessions: list[Session] = field(default_factory=list)
     _local: threading.local = field(default_factory=threading.local)
     _workers: list[threading.Thread] = field(default_factory=list)
@@ -386,7 +387,7 @@ class Sender:
         out = self._hand_out(self._prepare(batch, now))
         results: list[Result] = []
         while out:
-            out -= self._collect(results, out)
+            out -= self._collect(results, out, now)
         return len(batch)
 
     def close(self) -> None:
@@ -584,11 +585,13 @@ class Sender:
             self._jobs.put(job)
         return len(jobs)
 
-    def _collect(self, results: list[Result], out: int) -> int:
+    def _collect(
+        self, results: list[Result], out: int, now: datetime | None = None
+    ) -> int:
         """Wait for outcomes; write a group of them down; return how many were written.
 
         A group is written once RESULT_GROUP outcomes are in, or once every message
-        handed out (`out`) has one.
+        handed out (`out`) has one; at `now`, or else at the moment it is written.
         """
         results.append(self._results.get())
         while len(results) < min(out, RESULT_GROUP):
@@ -600,7 +603,7 @@ class Sender:
         if len(results) < min(out, RESULT_GROUP):
             return 0
         written = len(results)
-        self.record(results, utcnow())
+        self.record(results, now or utcnow())
         results.clear()
         for _result in range(written):
             self._unrecorded.release()
@@ -643,7 +646,8 @@ class Sender:
                     next_attempt_at=now,
                 )
             elif outcome == Outcome.DEFERRED:
-                first = self._first_attempt(delivery.send_id)
+                # The give-up period counts from this round's first refusal.
+                first = delivery.retrying_since or now
                 expired = gives_up(first, now, give_up_after)
                 values.update(
                     status=DeliveryStatus.FAILED
@@ -651,6 +655,7 @@ class Sender:
                     else DeliveryStatus.DEFERRED,
                     attempts=delivery.attempts + 1,
                     next_attempt_at=next_attempt(delivery.attempts + 1, now),
+                    retrying_since=first,
                 )
             else:
                 values.update(
@@ -672,17 +677,6 @@ class Sender:
         for send_id in paused:
             log.warning("send %s paused after too many failures in a row", send_id)
             notify_paused(send_id)
-
-    def _first_attempt(self, send_id: int) -> datetime:
-        # Asked once per deferred message; during an outage that is every message,
-        # so each send's start is looked up once per sender, not once per row.
-        started = self._started.get(send_id)
-        if started is None:
-            started = db.session.scalar(
-                select(Send.created_at).where(Send.id == send_id)
-            )
-            started = self._started[send_id] = started or utcnow()
-        return started
 
     def _update_streaks(
         self, streaks: dict[int, tuple[bool, int]], limit: int

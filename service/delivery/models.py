@@ -128,6 +128,9 @@ class Delivery(Base):
     #: times the row was taken back after its sender's lease ran out
     reclaims: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: the first temporary refusal of this round of tries: the give-up period
+    #: (SEND_GIVE_UP_HOURS) counts from here; cleared by "send again"
+    retrying_since: Mapped[datetime | None]
     #: the sender process holding the row, and until when
     lease_owner: Mapped[str | None] = mapped_column(String(80))
     lease_expires_at: Mapped[datetime | None]

@@ -352,6 +352,8 @@ def retry_failed(send: Send, now: datetime) -> int:
                 attempts=0,
                 reclaims=0,
                 next_attempt_at=now,
+                # A new round: a temporary refusal gets the whole period again.
+                retrying_since=None,
                 updated_at=now,
             )
             .execution_options(synchronize_session=False)

@@ -42,8 +42,9 @@ def classify(reply: Reply) -> Outcome:
 
 def next_attempt(attempts: int, now: datetime) -> datetime:
     """Return when to try again after `attempts` attempts (exponential backoff)."""
-    delay = FIRST_RETRY * (2 ** max(attempts - 1, 0))
-    return now + min(delay, RETRY_CAP)
+    # The doubling stops long before it could overflow a timedelta.
+    doublings = min(max(attempts - 1, 0), 16)
+    return now + min(FIRST_RETRY * 2**doublings, RETRY_CAP)
 
 
 def gives_up(first_attempt: datetime, now: datetime, period: timedelta) -> bool:

@@ -7,11 +7,10 @@ from datetime import timedelta
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import update
 
 from service.db import utcnow
-from service.delivery.models import Delivery, DeliveryStatus, Send, SendStatus
-from service.delivery.operations import OPEN
+from service.delivery.models import Delivery, DeliveryStatus, SendStatus
+from service.delivery.operations import OPEN, retry_failed
 from service.delivery.scheduler import tick
 from service.extensions import db
 from service.subscribers import operations as subscribers
@@ -111,23 +110,45 @@ def test_a_delivery_deferred_past_the_give_up_period_fails(
     sending_app: Flask, editors: Editors, faulty: FaultySMTP
 ) -> None:
     now = utcnow()
-    send = start_send(editors, [make_audience(2)], now)
-    # The give-up period counts from the start of the send: make it 73 hours ago.
     hours = sending_app.config["SEND_GIVE_UP_HOURS"]
-    db.session.execute(
-        update(Send)
-        .where(Send.id == send.id)
-        .values(created_at=now - timedelta(hours=hours + 1))
-    )
-    db.session.commit()
+    send = start_send(editors, [make_audience(2)], now)
     faulty.answer("rcpt", "450 4.2.0 Mailbox busy", to=UNLUCKY)
 
+    # The period counts from the first refusal: tried all along, still deferred
+    # just before it ends, failed once it has.
     send_batches(sending_app, now)
+    send_batches(sending_app, now + timedelta(hours=hours - 1))
+    assert deliveries(send)[UNLUCKY].status == DeliveryStatus.DEFERRED
+    send_batches(sending_app, now + timedelta(hours=hours + 1))
 
     unlucky = deliveries(send)[UNLUCKY]
     assert unlucky.status == DeliveryStatus.FAILED
     assert unlucky.smtp_reply == "450 4.2.0 Mailbox busy"
     assert statuses(send)[reader_address(0)] == DeliveryStatus.SENT
+
+
+def test_send_again_after_the_give_up_period_gets_a_whole_period_of_its_own(
+    sending_app: Flask, editors: Editors, faulty: FaultySMTP
+) -> None:
+    now = utcnow()
+    hours = sending_app.config["SEND_GIVE_UP_HOURS"]
+    send = start_send(editors, [make_audience(2)], now)
+    faulty.answer("rcpt", "450 4.2.0 Mailbox busy", to=UNLUCKY)
+    send_batches(sending_app, now)
+    send_batches(sending_app, now + timedelta(hours=hours + 1))
+    assert deliveries(send)[UNLUCKY].status == DeliveryStatus.FAILED
+
+    # Days later an editor sends again; the mailbox is still busy for a while.
+    later = now + timedelta(days=5)
+    assert retry_failed(send, later) == 1
+    db.session.commit()
+    send_batches(sending_app, later)
+    assert deliveries(send)[UNLUCKY].status == DeliveryStatus.DEFERRED
+    faulty.heal()
+    send_batches(sending_app, later + timedelta(hours=7))
+
+    assert deliveries(send)[UNLUCKY].status == DeliveryStatus.SENT
+    assert len(faulty.to(UNLUCKY)) == 1
 
 
 def test_an_outage_of_a_minute_defers_everyone_and_all_arrive_once_after_it(
