@@ -331,6 +331,10 @@ class Sender:
         self.rate = config["SEND_RATE_PER_SECOND"]
         self.signer = Signer.from_config(config)
         self._lock = threading.Lock()
+        self._reset()
+
+    def _reset(self) -> None:
+        """Start with empty queues and every permit (before the threads start)."""
         #: messages ready to go; each connection's thread takes the next one
         self._jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         #: how each went, for the main thread to write down
@@ -339,6 +343,8 @@ class Sender:
         #: outcome is written: at most RESULT_GROUP + concurrency messages are ever
         #: out without a record, however far the preparing runs ahead
         self._unrecorded = threading.BoundedSemaphore(RESULT_GROUP + self.concurrency)
+        #: set by close(): a connection's thread that still holds a job drops it
+        self._closing = threading.Event()
 
     # -- the loop -------------------------------------------------------------
 
@@ -394,6 +400,7 @@ class Sender:
         """Stop the connections' threads and close every SMTP connection."""
         # Whatever is still waiting is not sent: its lease runs out and another
         # sender (or this one, restarted) takes it again.
+        self._closing.set()
         while True:
             try:
                 self._jobs.get_nowait()
@@ -567,6 +574,8 @@ class Sender:
         return Result(job, reply)
 
     def _start_workers(self) -> None:
+        if not self._workers:
+            self._reset()  # nothing is left over from a run that ended in an error
         while len(self._workers) < self.concurrency:
             worker = threading.Thread(
                 target=self._work, name=f"smtp-{len(self._workers)}", daemon=True
@@ -577,7 +586,14 @@ class Sender:
     def _work(self) -> None:
         """One connection's thread: send the next job, report it, until told to end."""
         while (job := self._jobs.get()) is not None:
-            self._unrecorded.acquire()
+            # Waiting for a permit, it also watches for close(): after an error in
+            # the main thread no permit comes back, and the job is not sent (its
+            # lease runs out and it is taken again).
+            while not self._unrecorded.acquire(timeout=0.2):
+                if self._closing.is_set():
+                    return
+            if self._closing.is_set():
+                return
             self._results.put(self._deliver(job))
 
     def _hand_out(self, jobs: list[Job]) -> int:

@@ -6,19 +6,22 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import OperationalError
 
 from config import ROOT
 from service.db import utcnow
-from service.delivery.engine import RESULT_GROUP
+from service.delivery.engine import RESULT_GROUP, Sender
 from service.delivery.models import Delivery, DeliveryStatus, Send, SendStatus
 from service.delivery.scheduler import tick
 from service.extensions import db
@@ -186,3 +189,52 @@ def test_three_workers_share_a_send_and_everyone_gets_exactly_one_message(
     db.session.expire_all()
     assert db.session.get(Send, send.id).status == SendStatus.SENDING  # type: ignore[union-attr]
     assert tick(utcnow()).finished == [send.id]
+
+
+class _FailingWrite(Sender):
+    """A sender whose database refuses the second group of outcomes."""
+
+    groups = 0
+
+    def record(self, results: list, now: datetime) -> None:  # type: ignore[override]
+        self.groups += 1
+        if self.groups == 2:
+            # As a locked database does: it fails after its busy timeout, by which
+            # time the connections have used up their permits and wait for more.
+            time.sleep(0.5)
+            raise OperationalError("UPDATE deliveries", {}, Exception("locked"))
+        super().record(results, now)
+
+
+def test_a_sender_whose_writes_fail_stops_sending_and_leaves_the_rest_to_the_next(
+    sending_app: Flask, editors: Editors, faulty: FaultySMTP
+) -> None:
+    readers = 200
+    now = utcnow()
+    send = start_send(editors, [make_audience(readers)], now)
+    sender = _FailingWrite(sending_app, concurrency=CONCURRENCY)
+
+    started = time.monotonic()
+    with pytest.raises(OperationalError):
+        sender.run(threading.Event(), until_idle=True)
+    db.session.rollback()
+    # It stopped at once: the connections' threads dropped the jobs they held
+    # instead of waiting for permits that would never come back.
+    assert time.monotonic() - started < 30
+    sent_before = len(faulty.accepted)
+    assert sent_before <= 2 * RESULT_GROUP + CONCURRENCY
+
+    # Its leases run out; the next sender sends the rest, and only the messages
+    # whose outcome was lost can arrive twice.
+    later = now + timedelta(minutes=6)
+    Sender(sending_app).step(later)
+    while Sender(sending_app).step(later):
+        pass
+    copies = Counter(r for m in faulty.accepted for r in m.rcpt_tos)
+    addresses = [reader_address(n) for n in range(readers)]
+    assert all(copies[address] >= 1 for address in addresses)
+    assert sum(copies[a] - 1 for a in addresses) <= RESULT_GROUP + CONCURRENCY
+    statuses = db.session.scalars(
+        select(Delivery.status).where(Delivery.send_id == send.id)
+    ).all()
+    assert set(statuses) == {DeliveryStatus.SENT}
