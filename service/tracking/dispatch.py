@@ -124,6 +124,7 @@ class TrackingDispatch:
             self.app,
             hit,
             user_agent=environ.get("HTTP_USER_AGENT"),
+            referrer=environ.get("HTTP_REFERER"),
             is_head=environ.get("REQUEST_METHOD") == "HEAD",
             now=utcnow(),
         )

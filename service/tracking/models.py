@@ -48,6 +48,9 @@ class TrackingEvent(Base):
     is_machine: Mapped[bool] = mapped_column(default=False)
     #: the user agent, shortened; shown escaped in the admin
     user_agent: Mapped[str] = mapped_column(String(300), default="")
+    #: a click's referrer as its origin only (scheme://host): a webmail page's path
+    #: can name a mailbox; "" for opens, for none sent, and for anything not http(s)
+    referrer: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 

@@ -29,7 +29,12 @@ from service.subscribers.tokens import signing_keys
 from service.tracking import links
 from service.tracking.machines import is_scanner_agent
 from service.tracking.models import Link, TrackingEvent
-from service.tracking.recorder import Event, clean_agent, recorder_for
+from service.tracking.recorder import (
+    Event,
+    clean_agent,
+    recorder_for,
+    referrer_origin,
+)
 
 
 def keys(config: dict[str, Any]) -> list[str]:
@@ -83,24 +88,29 @@ def record_hit(
     hit: links.Hit,
     *,
     user_agent: str | None,
+    referrer: str | None,
     is_head: bool,
     now: datetime,
 ) -> None:
     """Queue the event of a verified hit; with TRACKING_MODE off, count nothing.
 
-    Nothing is written here (see recorder): the endpoints stay as fast as a static
-    file.
+    Only a click keeps its referrer, and only as an origin: that tells editors
+    where readers click (a webmail, a forwarded page); a pixel's referrer would add
+    nothing the user agent does not. Nothing is written here (see recorder): the
+    endpoints stay as fast as a static file.
     """
     if app.config["TRACKING_MODE"] == "off":
         return
     agent = clean_agent(user_agent)
+    is_click = hit.link_id is not None
     recorder_for(app).add(
         Event(
-            kind="click" if hit.link_id is not None else "open",
+            kind="click" if is_click else "open",
             send_id=hit.send_id,
             link_id=hit.link_id,
             delivery_id=hit.delivery_id,
             user_agent=agent,
+            referrer=referrer_origin(referrer) if is_click else "",
             is_machine=is_head or is_scanner_agent(agent),
             at=now,
         )
@@ -183,6 +193,7 @@ def tracking_data(subscriber: Subscriber) -> dict[str, Any]:
             TrackingEvent.kind,
             TrackingEvent.created_at,
             TrackingEvent.user_agent,
+            TrackingEvent.referrer,
             TrackingEvent.is_machine,
             Link.url,
         )
@@ -197,6 +208,7 @@ def tracking_data(subscriber: Subscriber) -> dict[str, Any]:
                 "at": row.created_at.isoformat() + "Z",
                 "link": row.url,
                 "user_agent": row.user_agent,
+                "referrer": row.referrer,
                 "is_machine": row.is_machine,
             }
             for row in rows

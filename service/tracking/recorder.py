@@ -12,10 +12,12 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import re
 import threading
 from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from flask import Flask, current_app
 from sqlalchemy import func, select
@@ -37,6 +39,13 @@ FLUSH_EVENTS = 500
 BUFFER_LIMIT = 200_000
 #: TrackingEvent.user_agent is String(300)
 AGENT_LIMIT = 300
+#: TrackingEvent.referrer is String(200)
+REFERRER_LIMIT = 200
+#: a host name or IPv4 address as browsers send it (IDN hosts come as punycode)
+_HOST = re.compile(r"[a-z0-9._-]+")
+#: what an IPv6 address can hold between its brackets
+_IPV6 = re.compile(r"[0-9a-f:.]+")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 #: the extension key under which each app keeps its recorder
 EXTENSION = "postbode.tracking"
 
@@ -51,6 +60,8 @@ class Event:
     #: from a consenting reader's signed piece (personal mode), else None
     delivery_id: int | None
     user_agent: str
+    #: a click's referrer origin (see referrer_origin); "" for opens
+    referrer: str
     #: HEAD or a scanner's user agent: a machine whatever the timing
     is_machine: bool
     at: datetime
@@ -61,6 +72,34 @@ def clean_agent(raw: str | None) -> str:
     """Return a user agent on one line, without control characters, shortened."""
     text = "".join(c if c.isprintable() else " " for c in (raw or "")[:2000])
     return " ".join(text.split())[:AGENT_LIMIT]
+
+
+def referrer_origin(raw: str | None) -> str:
+    """Return a referrer's origin (scheme://host[:port], lower case), else "".
+
+    Only the origin is kept: the path and query of a webmail page can carry a
+    mailbox or message id. Anything that is not an http(s) URL with a plain host
+    (javascript:, data:, garbage, user:password@) gives "".
+    """
+    text = (raw or "")[:2000].strip()
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError:
+        return ""
+    scheme, host = parts.scheme.lower(), parts.hostname or ""
+    if scheme not in _DEFAULT_PORTS or parts.username or parts.password:
+        return ""
+    if ":" in host:
+        if not _IPV6.fullmatch(host):
+            return ""
+        host = f"[{host}]"
+    elif not _HOST.fullmatch(host):
+        return ""
+    origin = f"{scheme}://{host}"
+    if port is not None and port != _DEFAULT_PORTS[scheme]:
+        origin += f":{port}"
+    return origin[:REFERRER_LIMIT]
 
 
 class Recorder:
@@ -188,6 +227,7 @@ class Recorder:
                     "subscriber_id": subscriber_id,
                     "is_machine": is_machine,
                     "user_agent": event.user_agent,
+                    "referrer": event.referrer,
                     "created_at": event.at,
                 }
             )

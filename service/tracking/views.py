@@ -26,6 +26,7 @@ def _record(hit: operations.links.Hit) -> None:
         current_app._get_current_object(),  # type: ignore[attr-defined]
         hit,
         user_agent=request.headers.get("User-Agent"),
+        referrer=request.headers.get("Referer"),
         is_head=request.method == "HEAD",
         now=utcnow(),
     )

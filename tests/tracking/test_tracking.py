@@ -6,6 +6,7 @@ import json
 import re
 from datetime import timedelta
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
@@ -22,7 +23,7 @@ from service.subscribers.notices import preferences_url_for
 from service.tracking import links
 from service.tracking.models import Link, TrackingCount, TrackingEvent
 from service.tracking.operations import expire_events, keys, read_hit, record_hit
-from service.tracking.recorder import EXTENSION
+from service.tracking.recorder import EXTENSION, referrer_origin
 from service.tracking.views import PIXEL
 from tests.conftest import Outbox, html_of, make_list, text_of
 from tests.tracking.conftest import (
@@ -280,6 +281,7 @@ def test_head_requests_scanners_and_bursts_are_counted_apart(
         app,
         hit,
         user_agent=BROWSER,
+        referrer=None,
         is_head=False,
         now=sent_at + timedelta(seconds=1),
     )
@@ -324,6 +326,68 @@ def test_user_agents_are_stored_short_and_handed_out_as_data(
     data = json.loads(response.get_data(as_text=True))
     [shown] = data["tracking_events"]
     assert shown["kind"] == "open" and shown["user_agent"] == event.user_agent
+    assert shown["referrer"] == ""
+    click = _path(next(u for u in _tracking_urls(html) if "/t/c/" in u))
+    client.get(click, headers={"User-Agent": BROWSER, "Referer": WEBMAIL})
+    written(app)
+    response = client.post(f"/preferences/{token}/data")
+    data = json.loads(response.get_data(as_text=True))
+    [_open, shown] = data["tracking_events"]
+    assert shown["kind"] == "click" and shown["referrer"] == "https://mail.example.nl"
+
+
+WEBMAIL = "https://mail.example.nl/inbox/123?id=9"
+
+
+@pytest.mark.parametrize(
+    ("sent", "stored"),
+    [
+        (WEBMAIL, "https://mail.example.nl"),
+        ("HTTPS://Mail.Example.NL:443/#inbox", "https://mail.example.nl"),
+        ("http://192.0.2.7:8080/webmail/", "http://192.0.2.7:8080"),
+        ("https://[2001:DB8::1]/x", "https://[2001:db8::1]"),
+        ("javascript:alert(1)", ""),
+        ("data:text/html,<script>alert(1)</script>", ""),
+        ("ftp://files.example.nl/", ""),
+        ("//mail.example.nl/inbox", ""),
+        ("https://lezer:geheim@mail.example.nl/", ""),
+        ("https://<script>alert(1)</script>/", ""),
+        ("https://mail.example.nl:99999/", ""),
+        ("niet een adres", ""),
+        ("", ""),
+        (None, ""),
+        ("https://" + "a" * 10_000, "https://" + "a" * 192),
+    ],
+)
+def test_a_referrer_is_kept_as_its_origin_or_not_at_all(
+    sent: str | None, stored: str
+) -> None:
+    assert referrer_origin(sent) == stored
+
+
+def test_a_click_stores_its_referrers_origin_by_either_road(
+    app: Flask, client: FlaskClient, outbox: Outbox, password_hash: str
+) -> None:
+    # The dispatch in front of Flask and the views behind it store the same.
+    _two_readers(app, password_hash)
+    html, _ = _mail_of(outbox, "nee@example.nl")
+    click = _path(next(u for u in _tracking_urls(html) if "/t/c/" in u))
+    pixel = _path(next(u for u in _tracking_urls(html) if "/t/o/" in u))
+    views = Client(app.wsgi_app.inner)  # type: ignore[attr-defined]
+    sent = [WEBMAIL, "javascript:alert(document.cookie)", "%%garbage <b>", ""]
+    for referrer in sent:
+        for road in (client, views):
+            headers = {"User-Agent": BROWSER, "Referer": referrer}
+            assert road.get(click, headers=headers).status_code == 302
+    client.get(pixel, headers={"User-Agent": BROWSER, "Referer": WEBMAIL})
+    written(app)
+    stored = [(e.kind, e.referrer) for e in _events()]
+    assert stored == [
+        ("click", "https://mail.example.nl"),
+        ("click", "https://mail.example.nl"),
+        *[("click", "")] * 6,
+        ("open", ""),  # a pixel's referrer is not kept
+    ]
 
 
 # Keeping and forgetting -------------------------------------------------------------
