@@ -327,8 +327,13 @@ class Sender:
     def __post_init__(self) -> None:
         config = self.app.config
         self.concurrency = self.concurrency or config["SEND_CONCURRENCY"]
-        self.batch_size = self.batch_size or max(50, self.concurrency * 25)
         self.rate = config["SEND_RATE_PER_SECOND"]
+        # A batch must be sent well within its lease, or another sender takes it
+        # again: at 0.1 messages a second, 100 would take longer than the lease.
+        within_lease = max(1, int(self.rate * LEASE.total_seconds() / 4))
+        self.batch_size = min(
+            self.batch_size or max(50, self.concurrency * 25), within_lease
+        )
         self.signer = Signer.from_config(config)
         self._lock = threading.Lock()
         self._reset()

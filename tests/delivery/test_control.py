@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from service.db import utcnow
-from service.delivery.engine import LEASE, claim
+from service.delivery.engine import LEASE, Sender, claim
 from service.delivery.models import DeliveryStatus, Send
 from service.delivery.scheduler import tick
 from service.extensions import db
@@ -113,3 +113,15 @@ def test_two_clocks_closing_one_send_report_it_to_the_editors_once(
     for editor in (editors.writer, editors.approver):
         [report] = faulty.to(editor.email)
         assert report.parsed()["Subject"].startswith("Verzonden: ")
+
+
+def test_a_slow_rate_claims_no_more_than_it_can_send_within_the_lease(
+    sending_app: Flask,
+) -> None:
+    # At 0.1 messages a second a batch of 100 would take 1,000 s, three times the
+    # 5-minute lease: another sender would take the rest again and send it twice.
+    sending_app.config["SEND_RATE_PER_SECOND"] = 0.1
+    slow = Sender(sending_app)
+    assert slow.batch_size * 10 <= LEASE.total_seconds() / 2
+    sending_app.config["SEND_RATE_PER_SECOND"] = 50.0
+    assert Sender(sending_app).batch_size == 50
