@@ -26,7 +26,7 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, distinct, exists, func, or_, select
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import InstrumentedAttribute, aliased
 
 from service.delivery.bounce_models import BounceEvent
 from service.delivery.models import Delivery, DeliveryStatus, Send
@@ -45,6 +45,8 @@ from service.tracking.models import Link, TrackingCount, TrackingEvent
 NOT_THROUGH_AN_ISSUE = {"admin", "complaint"}
 #: the first days after a send that the timeline covers
 TIMELINE_DAYS = 7
+#: the rows of a ranking of mail programs or click origins; the rest is one row
+RANKING_ROWS = 10
 
 
 @dataclass(frozen=True)
@@ -145,6 +147,70 @@ class IssueStats:
     label: str
     theme: str
     stats: SendStats
+
+
+@dataclass(frozen=True)
+class Tally:
+    """How often one value (a user agent, a click's origin) came with events."""
+
+    value: str  #: "" where none was sent
+    count: int
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """The most frequent values among a send's raw events, people's and machines' apart.
+
+    Read from the raw events, so it covers only what TRACKING_EVENT_DAYS keeps.
+    """
+
+    people: list[Tally]
+    people_other: int  #: people's events with a value beyond the top rows
+    machines: list[Tally]
+    machines_other: int
+
+    @property
+    def is_empty(self) -> bool:
+        """Tell whether no event was counted at all."""
+        return not (self.people or self.machines)
+
+
+@dataclass(frozen=True)
+class Sources:
+    """A send's opens by mail program and its clicks by origin (no reader named)."""
+
+    mail_programs: Ranking  #: user agents of opens
+    click_origins: Ranking  #: referrer origins of clicks
+
+
+def _top(tallies: list[Tally], rows: int) -> tuple[list[Tally], int]:
+    ranked = sorted(tallies, key=lambda t: (-t.count, t.value))
+    return ranked[:rows], sum(t.count for t in ranked[rows:])
+
+
+def ranking(
+    send_id: int, kind: str, value: InstrumentedAttribute[str], *, rows: int
+) -> Ranking:
+    """Return the `rows` most frequent values of a column among a send's events."""
+    people: list[Tally] = []
+    machines: list[Tally] = []
+    for text, is_machine, count in db.session.execute(
+        select(value, TrackingEvent.is_machine, func.count())
+        .where(TrackingEvent.send_id == send_id, TrackingEvent.kind == kind)
+        .group_by(value, TrackingEvent.is_machine)
+    ):
+        (machines if is_machine else people).append(Tally(text, count))
+    top_people, people_other = _top(people, rows)
+    top_machines, machines_other = _top(machines, rows)
+    return Ranking(top_people, people_other, top_machines, machines_other)
+
+
+def send_sources(send_id: int, *, rows: int = RANKING_ROWS) -> Sources:
+    """Return a send's opens per user agent and clicks per referrer origin."""
+    return Sources(
+        mail_programs=ranking(send_id, "open", TrackingEvent.user_agent, rows=rows),
+        click_origins=ranking(send_id, "click", TrackingEvent.referrer, rows=rows),
+    )
 
 
 def _status_counts(send_id: int) -> dict[str, int]:
@@ -452,10 +518,39 @@ def list_growth(year: int, *, zone: ZoneInfo, today: date) -> list[ListGrowth]:
 CSV_HEADER = ["metric", "value", "machine", "position", "text", "url"]
 
 
-def csv_rows(stats: SendStats) -> list[list[str]]:
+def _ranking_rows(metric: str, ranking: Ranking, *, in_url: bool) -> list[list[str]]:
+    """Return a ranking as rows: people's count in value, machines' in machine."""
+
+    def row(value: str, machine: str, text: str) -> list[str]:
+        return [
+            metric,
+            value,
+            machine,
+            "",
+            "" if in_url else text,
+            text if in_url else "",
+        ]
+
+    return [
+        *(row(str(t.count), "", t.value) for t in ranking.people),
+        *(row("", str(t.count), t.value) for t in ranking.machines),
+        [
+            f"{metric}_other",
+            str(ranking.people_other),
+            str(ranking.machines_other),
+            "",
+            "",
+            "",
+        ],
+    ]
+
+
+def csv_rows(stats: SendStats, sources: Sources | None = None) -> list[list[str]]:
     """Return a send's numbers as CSV rows (without the header), per link last.
 
     Unique numbers are empty where they are not knowable, never a misleading 0.
+    With `sources`, the mail programs (user agent in text) and click origins (in
+    url) of the kept raw events follow the links.
     """
 
     def known(value: int | None) -> str:
@@ -486,14 +581,17 @@ def csv_rows(stats: SendStats) -> list[list[str]]:
                 link.url,
             ]
         )
+    if sources is not None:
+        rows += _ranking_rows("mail_program", sources.mail_programs, in_url=False)
+        rows += _ranking_rows("click_origin", sources.click_origins, in_url=True)
     return rows
 
 
-def csv_text(stats: SendStats) -> str:
+def csv_text(stats: SendStats, sources: Sources | None = None) -> str:
     """Return the CSV file of a send's numbers, formula cells neutralised."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(CSV_HEADER)
-    for row in csv_rows(stats):
+    for row in csv_rows(stats, sources):
         writer.writerow([neutralise(cell) for cell in row])
     return buffer.getvalue()

@@ -119,7 +119,7 @@ def index() -> Response:
 @bp.get("/sends/<int:send_id>")
 @roles(*STAFF)
 def send(send_id: int) -> str:
-    """Show a send's numbers, its links as a heat list and its first days."""
+    """Show a send's numbers, its links as a heat list, its first days and sources."""
     item = get_send(send_id)
     issue = db.session.get(Issue, item.issue_id) if item.issue_id else None
     numbers = _send_stats(item, utcnow())
@@ -133,6 +133,8 @@ def send(send_id: int) -> str:
         issue=issue,
         numbers=numbers,
         heat=heat,
+        sources=stats.send_sources(item.id),
+        ranking_rows=stats.RANKING_ROWS,
         mode=current_app.config["TRACKING_MODE"],
         event_days=current_app.config["TRACKING_EVENT_DAYS"],
         **_timeline_charts(item),
@@ -144,7 +146,7 @@ def send(send_id: int) -> str:
 def send_csv(send_id: int) -> Response:
     """Download a send's numbers and its clicks per link as CSV (no personal data)."""
     item = get_send(send_id)
-    body = stats.csv_text(_send_stats(item, utcnow()))
+    body = stats.csv_text(_send_stats(item, utcnow()), stats.send_sources(item.id))
     # Counts only, but a download leaves the system: say who took it.
     audit.record(_actor(), "export.send_stats", item.subject, send_id=item.id)
     db.session.commit()

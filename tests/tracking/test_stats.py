@@ -6,7 +6,7 @@ import csv
 import io
 import re
 from datetime import datetime, timedelta
-from html import unescape
+from html import escape, unescape
 
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
@@ -26,9 +26,11 @@ from service.subscribers.models import (
     MembershipStatus,
     Subscriber,
 )
+from service.tracking import links as tokens
 from service.tracking.models import Link, TrackingCount, TrackingEvent
+from service.tracking.operations import keys
 from tests.conftest import login, make_list, make_subscriber, make_user
-from tests.tracking.conftest import CIJFERS, RAPPORT, send_issue
+from tests.tracking.conftest import CIJFERS, RAPPORT, send_issue, written
 
 STAT = re.compile(r'data-stat="([a-z_]+)">([^<]*)<')
 
@@ -278,6 +280,176 @@ def test_link_text_with_a_script_is_shown_escaped(client: FlaskClient) -> None:
     assert "<script>alert" not in page
     assert "&lt;script&gt;alert(&#39;tekst&#39;)&lt;/script&gt;" in page
     assert "https://example.org/?a=&lt;script&gt;" in page
+    assert "&lt;script&gt;alert(&#39;agent&#39;)&lt;/script&gt;" in page
+
+
+# Mail programs and click origins ----------------------------------------------------
+
+ROW = re.compile(r'<tr(?: class="source-other")?><th scope="row">(.*?)</th><td>(\d+)<')
+
+
+def _ranking(page: str, table_id: str) -> tuple[list[tuple[str, int]], ...]:
+    """Return a ranking table's rows as (shown text, count): people's, machines'."""
+    table = page[page.index(f'id="{table_id}"') :]
+    table = table[: table.index("</table>")]
+    people, _sep, machines = table.partition('class="source-machines"')
+    return tuple(
+        [
+            (unescape(re.sub(r"<[^>]+>", "", cell)), int(n))
+            for cell, n in ROW.findall(part)
+        ]
+        for part in (people, machines)
+    )
+
+
+def _section(page: str) -> str:
+    start = page.index('aria-labelledby="sources-heading"')
+    return page[start : page.index("</section>", start)]
+
+
+def test_scripts_and_huge_strings_from_readers_software_are_shown_escaped_and_short(
+    app: Flask, client: FlaskClient, password_hash: str
+) -> None:
+    app.config["TRACKING_MODE"] = "personal"
+    sent = send_issue(app, password_hash, {"ja@example.nl": True}, utcnow())
+    link = _links(sent.send)[0]
+    pixel = f"/t/o/{tokens.open_token(keys(app.config), sent.send.id)}.gif"
+    click = f"/t/c/{tokens.click_token(keys(app.config), sent.send.id, link.id)}"
+    script = "<script>alert(1)</script>"
+    huge_agent = "Mozilla/5.0 (" + "X" * 10_000 + ")"
+    huge_referrer = "https://" + "a" * 10_000 + "/inbox?id=9"
+    client.get(pixel, headers={"User-Agent": script})
+    client.get(pixel, headers={"User-Agent": huge_agent})
+    client.get(click, headers={"User-Agent": script, "Referer": huge_referrer})
+    written(app)
+    # A referrer is stored as a plain origin: a script cannot get in that way, but
+    # the page must escape one that did.
+    db.session.add(
+        TrackingEvent(
+            send_id=sent.send.id,
+            link_id=link.id,
+            kind="click",
+            referrer="https://<script>alert(2)</script>" + "x" * 40,
+        )
+    )
+    db.session.commit()
+    _staff(client)
+    page = client.get(f"/admin/stats/sends/{sent.send.id}").get_data(as_text=True)
+    assert "<script>alert(" not in page
+    section = _section(page)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in section
+    long_texts = [
+        "Mozilla/5.0 (" + "X" * 287,  # stored: the first 300 characters
+        "https://" + "a" * 192,  # stored: the first 200 characters of the origin
+        "https://<script>alert(2)</script>" + "x" * 40,
+    ]
+    for stored in long_texts:
+        shown = stored[:59] + "…"
+        assert f'title="{escape(stored)}">{escape(shown)}</span>' in section
+        assert stored[:61] not in section.replace(f'title="{stored}"', "")
+    assert "ja@example.nl" not in section and "Lezer" not in section
+
+
+def test_mail_programs_and_click_origins_are_counted_and_ranked(
+    client: FlaskClient, runner: FlaskCliRunner
+) -> None:
+    at = utcnow() - timedelta(hours=5)
+    reader = make_subscriber("lezer@example.nl", lists=[make_list()])
+    send = _send(
+        _issue(at.year, 1), {reader: DeliveryStatus.SENT}, at=at, links=[("L", RAPPORT)]
+    )
+    other = _send(None, {reader: DeliveryStatus.SENT}, at=at)
+    [link] = _links(send)
+    bing = "Mozilla/5.0 (compatible; BingPreview/1.0b)"
+    opens = (
+        [("Agent 00", False)] * 5
+        + [("Agent 01", False)] * 3
+        + [(f"Agent {i:02}", False) for i in range(2, 12)]
+        + [(bing, True)] * 2
+        + [("", True)]
+    )
+    clicks = (
+        [("https://mail.example.nl", False)] * 3
+        + [("", False)] * 2
+        + [("https://outlook.live.com", False), ("", True)]
+    )
+    for agent, machine in opens:
+        db.session.add(
+            TrackingEvent(
+                send_id=send.id, kind="open", user_agent=agent, is_machine=machine
+            )
+        )
+    for referrer, machine in clicks:
+        db.session.add(
+            TrackingEvent(
+                send_id=send.id,
+                link_id=link.id,
+                kind="click",
+                referrer=referrer,
+                is_machine=machine,
+            )
+        )
+    db.session.add(TrackingEvent(send_id=other.id, kind="open", user_agent="Agent 00"))
+    db.session.commit()
+    _staff(client)
+    page = client.get(f"/admin/stats/sends/{send.id}").get_data(as_text=True)
+    people, machines = _ranking(page, "table-mail-programs")
+    assert people == [
+        ("Agent 00", 5),
+        ("Agent 01", 3),
+        *[(f"Agent {i:02}", 1) for i in range(2, 10)],
+        ("overig", 2),
+    ]
+    assert machines == [(bing, 2), ("onbekend (geen user agent)", 1)]
+    people, machines = _ranking(page, "table-click-origins")
+    assert people == [
+        ("https://mail.example.nl", 3),
+        ("onbekend (geen referrer)", 2),
+        ("https://outlook.live.com", 1),
+    ]
+    assert machines == [("onbekend (geen referrer)", 1)]
+    assert "na 183 dagen gewist" in _section(page)
+
+    body = client.get(f"/admin/stats/sends/{send.id}.csv").get_data(as_text=True)
+    rows = list(csv.DictReader(io.StringIO(body)))
+    programs = [
+        (r["value"], r["machine"], r["text"])
+        for r in rows
+        if r["metric"].startswith("mail_program")
+    ]
+    assert programs[:2] == [("5", "", "Agent 00"), ("3", "", "Agent 01")]
+    assert programs[-3:] == [("", "2", bing), ("", "1", ""), ("2", "0", "")]
+    origins = [
+        (r["metric"], r["value"], r["machine"], r["url"])
+        for r in rows
+        if r["metric"].startswith("click_origin")
+    ]
+    assert origins == [
+        ("click_origin", "3", "", "https://mail.example.nl"),
+        ("click_origin", "2", "", ""),
+        ("click_origin", "1", "", "https://outlook.live.com"),
+        ("click_origin", "", "1", ""),
+        ("click_origin_other", "0", "0", ""),
+    ]
+    printed = runner.invoke(args=["stats", str(send.id)])
+    assert printed.exit_code == 0, printed.output
+    assert "  mail program: 5  Agent 00\n" in printed.output
+    assert f"  mail program: 2 machine  {bing}\n" in printed.output
+    assert "  mail_program_other: 2 (+0 machine)\n" in printed.output
+    assert "  click origin: 3  https://mail.example.nl\n" in printed.output
+    assert "  click origin: 2  (none sent)\n" in printed.output
+
+
+def test_the_sources_say_when_tracking_is_off(app: Flask, client: FlaskClient) -> None:
+    app.config["TRACKING_MODE"] = "off"
+    at = utcnow() - timedelta(hours=5)
+    reader = make_subscriber("lezer@example.nl", lists=[make_list()])
+    send = _send(None, {reader: DeliveryStatus.SENT}, at=at)
+    db.session.commit()
+    _staff(client)
+    page = client.get(f"/admin/stats/sends/{send.id}").get_data(as_text=True)
+    assert "Meten staat uit" in _section(page)
+    assert 'id="table-mail-programs"' not in page
 
 
 def test_the_csv_parses_and_matches_the_page(app: Flask, client: FlaskClient) -> None:
