@@ -15,3 +15,24 @@ def absolute_url(endpoint: str, **values: Any) -> str:
         base.netloc, script_name=base.path or "/", url_scheme=base.scheme
     )
     return adapter.build(endpoint, values, force_external=True)
+
+
+#: stands in for the token while a token URL's surroundings are built
+_MARKER = "postbode-token-marker"
+
+
+def token_url(endpoint: str, token: str) -> str:
+    """Return `absolute_url(endpoint, token=token)` for a URL-safe signed token.
+
+    A send makes two such links for every reader. Signed tokens hold only base64url
+    characters and dots, which werkzeug leaves as they are, so the URL around them
+    is built once per endpoint and BASE_URL and the token put in its place.
+    """
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    around = app.extensions.setdefault(_MARKER, {})
+    key = (endpoint, app.config["BASE_URL"])
+    parts = around.get(key)
+    if parts is None:
+        head, _marker, tail = absolute_url(endpoint, token=_MARKER).partition(_MARKER)
+        parts = around[key] = (head, tail)
+    return parts[0] + token + parts[1]

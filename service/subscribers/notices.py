@@ -9,7 +9,7 @@ from service.mail.mailer import mailer
 from service.organisation import current_identity
 from service.subscribers import tokens
 from service.subscribers.models import MembershipStatus, Subscriber
-from service.urls import absolute_url
+from service.urls import absolute_url, token_url
 
 
 def keys() -> list[str]:
@@ -31,7 +31,7 @@ def unsubscribe_url(subscriber: Subscriber, list_id: int | None = None) -> str:
 def preferences_url_for(uid: str) -> str:
     """Return the preferences link for the reader with this public id."""
     token = tokens.make_token(keys(), tokens.PREFERENCES, {"u": uid})
-    return absolute_url("subscribers.preferences", token=token)
+    return token_url("subscribers.preferences", token)
 
 
 def unsubscribe_url_for(uid: str, list_id: int | None = None) -> str:
@@ -40,7 +40,7 @@ def unsubscribe_url_for(uid: str, list_id: int | None = None) -> str:
     if list_id is not None:
         payload["l"] = list_id
     token = tokens.make_token(keys(), tokens.UNSUBSCRIBE, payload)
-    return absolute_url("subscribers.unsubscribe", token=token)
+    return token_url("subscribers.unsubscribe", token)
 
 
 def confirm_url(subscriber: Subscriber) -> str:
