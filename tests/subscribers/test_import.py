@@ -15,6 +15,7 @@ from service.subscribers.models import (
     ConsentMethod,
     ConsentRecord,
     MailingList,
+    Membership,
     MembershipStatus,
     Subscriber,
     SubscriberStatus,
@@ -329,6 +330,21 @@ def test_a_known_reader_is_added_to_the_list_and_one_already_on_it_is_counted(
     assert on_other.consent_records[-1].method == ConsentMethod.IMPORT
 
 
+def test_new_and_known_readers_in_one_batch_each_get_one_confirmation_mail(
+    app: Flask, outbox: Outbox
+) -> None:
+    newsletter = make_list()
+    other = make_list("brieven", "Brieven")
+    make_subscriber("jan@example.nl", lists=[other])
+    db.session.commit()
+    report = run_import(
+        "email\nanna@example.nl\njan@example.nl\npiet@example.nl\n", newsletter
+    )
+    assert (report.imported, report.added) == (2, 1)
+    for address in ("anna@example.nl", "jan@example.nl", "piet@example.nl"):
+        assert len(outbox.to(address)) == 1
+
+
 def test_a_large_file_is_imported_in_batches(app: Flask) -> None:
     newsletter = make_list()
     lines = "".join(f"lezer{i}@example.nl;Lezer {i}\n" for i in range(2500))
@@ -338,3 +354,28 @@ def test_a_large_file_is_imported_in_batches(app: Flask) -> None:
     assert report.imported == 2500
     count = db.session.scalar(select(func.count()).select_from(ConsentRecord))
     assert count == 2500
+
+
+def test_a_batch_too_large_for_one_insert_statement_links_every_new_reader(
+    app: Flask,
+) -> None:
+    # One batch, inserted through two multi-row INSERT … RETURNING statements; the
+    # known reader in the middle is passed over by the insert and added instead.
+    newsletter = make_list()
+    other = make_list("brieven", "Brieven")
+    make_subscriber("lezer1500@example.nl", lists=[other])
+    db.session.commit()
+    total = importer.MAX_PARAMETERS // len(importer.SUBSCRIBER_KEYS) + 100
+    assert total < importer.BATCH_SIZE
+    lines = "".join(f"lezer{i}@example.nl;Lezer {i}\n" for i in range(total))
+    report = run_import("email;naam\n" + lines, newsletter, consent_source="form")
+    assert (report.imported, report.added, report.problems) == (total - 1, 1, [])
+    per_reader = (
+        select(func.count(ConsentRecord.id))
+        .where(ConsentRecord.list_id == newsletter.id)
+        .group_by(ConsentRecord.subscriber_id)
+    )
+    assert list(db.session.scalars(per_reader)) == [1] * total
+    on_list = select(func.count()).where(Membership.list_id == newsletter.id)
+    assert db.session.scalar(on_list) == total
+    assert len(set(db.session.scalars(select(Subscriber.uid)))) == total
