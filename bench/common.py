@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
@@ -75,8 +76,15 @@ def ensure_postgres_database(url: str) -> str:
 # -- gunicorn and wrk ------------------------------------------------------------
 
 
+def pinned_to(cpus: set[int] | None) -> Callable[[], None] | None:
+    """Return a preexec_fn that keeps a child (and what it forks) on `cpus`."""
+    if not cpus:
+        return None
+    return lambda: os.sched_setaffinity(0, cpus)
+
+
 def start_gunicorn(
-    module: str, env: dict[str, str], workers: int
+    module: str, env: dict[str, str], workers: int, cpus: set[int] | None = None
 ) -> tuple[subprocess.Popen, int]:
     """Serve `module` (e.g. "signup_wsgi:app") from bench/ on a free port; wait for it.
 
@@ -95,7 +103,9 @@ def start_gunicorn(
         "--log-level", "warning",
         module,
     ]  # fmt: skip
-    process = subprocess.Popen(command, env={**os.environ, **env})
+    process = subprocess.Popen(
+        command, env={**os.environ, **env}, preexec_fn=pinned_to(cpus)
+    )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:

@@ -1,7 +1,7 @@
 """The open pixel and click redirect under load, and the send engine beside them.
 
 Usage: .venv/bin/python bench/tracking.py [--duration 10] [--connections 8]
-       [--recipients 5000] [--databases sqlite,postgresql]
+       [--recipients 5000] [--databases sqlite,postgresql] [--pin-send]
        [--postgres postgresql://postgres@127.0.0.1:5432/postbode_bench_tracking]
 
 Every target is served by gunicorn on a free port of 127.0.0.1 in bench/signup.py's
@@ -29,7 +29,11 @@ ends and once after gunicorn stopped (each worker writes its buffer at exit).
 
 The send engine beside the endpoints: a second and third send of the same issue go
 out while wrk loads the bare pixel and the real pixel, against the first send alone
-(all to the same sink, each sender in a fresh process). It prints one table.
+(all to the same sink, each sender in a fresh process). With --pin-send every
+sender and the sink keep to CPU 0 and, during those sends, the site's gunicorn and
+wrk to CPU 1, so the site's load cannot take the sender's CPU and what is left to
+see is what the recorded events cost it (the database file and its locks). It
+prints one table.
 """
 
 from __future__ import annotations
@@ -69,6 +73,8 @@ SEND_SECONDS = 300
 SECRET_KEY = send_bench.SECRET_KEY
 #: every process the bench started and has not stopped yet (stopped on any exit)
 STARTED: list[subprocess.Popen] = []
+#: with --pin-send: the CPUs of the sender (and the sink), and of the site and wrk
+PINNED: dict[str, set[int]] = {}
 
 
 # -- children: the database, the send, the sender --------------------------------
@@ -196,7 +202,11 @@ def child(mode: str, database: str, instance: Path, port: int, **extra: Any) -> 
         command += [f"--{name.replace('_', '-')}", str(value)]
     # subprocess.run kills the child on a timeout or Ctrl+C before re-raising.
     completed = subprocess.run(
-        command, capture_output=True, text=True, timeout=SEND_SECONDS
+        command,
+        capture_output=True,
+        text=True,
+        timeout=SEND_SECONDS,
+        preexec_fn=common.pinned_to(PINNED.get("sender") if mode == "send" else None),
     )
     if completed.returncode != 0:
         sys.stderr.write(completed.stderr)
@@ -245,7 +255,12 @@ def recorded(url: str, send_id: int, kind: str) -> Recorded:
 
 
 def serve(
-    kind: str, database_url: str | None, instance: Path, workers: int
+    kind: str,
+    database_url: str | None,
+    instance: Path,
+    workers: int,
+    *,
+    pin: bool = False,
 ) -> tuple[subprocess.Popen, int]:
     """Start gunicorn for `kind` ("bare" or "postbode"); return it and its port."""
     env = {
@@ -258,7 +273,8 @@ def serve(
     }
     if database_url:
         env["DATABASE_URL"] = database_url
-    process, port = common.start_gunicorn("tracking_wsgi:app", env, workers)
+    cpus = PINNED.get("site") if pin else None
+    process, port = common.start_gunicorn("tracking_wsgi:app", env, workers, cpus)
     STARTED.append(process)
     return process, port
 
@@ -271,7 +287,12 @@ def stop(process: subprocess.Popen) -> None:
 
 
 def start_wrk(
-    port: int, paths: list[str], args: argparse.Namespace, duration: int
+    port: int,
+    paths: list[str],
+    args: argparse.Namespace,
+    duration: int,
+    *,
+    pin: bool = False,
 ) -> subprocess.Popen:
     """Start wrk against `paths` in turn, for `duration` seconds at most."""
     command = common.wrk_command(
@@ -286,6 +307,7 @@ def start_wrk(
         env={**os.environ, "TRACKING_PATHS": " ".join(paths)},
         stdout=subprocess.PIPE,
         text=True,
+        preexec_fn=common.pinned_to(PINNED.get("site") if pin else None),
     )
     STARTED.append(process)
     return process
@@ -397,10 +419,10 @@ def send_beside(
     """Start another send; send it while wrk loads the pixel of `kind`'s app."""
     made = child("again", database, instance, sink_port, concurrency=args.concurrency)
     url = database if kind == "postbode" else None
-    server, port = serve(kind, url, instance, args.workers)
+    server, port = serve(kind, url, instance, args.workers, pin=True)
     wrk = None
     try:
-        wrk = start_wrk(port, paths, args, SEND_SECONDS)
+        wrk = start_wrk(port, paths, args, SEND_SECONDS, pin=True)
         time.sleep(1)  # let the load reach its pace first
         sent = child(
             "send",
@@ -517,6 +539,13 @@ def run(args: argparse.Namespace) -> None:
     sink_port = common.free_port()
     sink, sink_name = common.start_sink(sink_port)
     STARTED.append(sink)
+    if args.pin_send:
+        PINNED.update(sender={0}, site={1})
+        os.sched_setaffinity(sink.pid, PINNED["sender"])
+        notes.append(
+            "--pin-send: every sender and the sink on CPU 0, the site's gunicorn and "
+            "wrk on CPU 1 while the engine sends (PostgreSQL unpinned)"
+        )
     pg_version = None
     with tempfile.TemporaryDirectory(prefix="postbode-bench-tracking-") as folder:
         base = Path(folder)
@@ -604,6 +633,11 @@ def main() -> None:
         default="postgresql://postgres@127.0.0.1:5432/postbode_bench_tracking",
     )
     parser.add_argument("--verbose", action="store_true", help="print wrk's reports")
+    parser.add_argument(
+        "--pin-send",
+        action="store_true",
+        help="for the send rows: the sender and sink on CPU 0, the site and wrk on 1",
+    )
     # The parts run in fresh processes; these options are for them, not for people.
     parser.add_argument(
         "--child", choices=["prepare", "again", "send"], help=argparse.SUPPRESS
