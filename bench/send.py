@@ -344,7 +344,7 @@ def sample_issue(instance: Path, port: int, concurrency: int) -> tuple[Any, Samp
         )
         sender = Sender(app)
         job = sender._job(
-            send_row, Claimed(1, send_row.id, 1, 0, 0, False), row, app.config
+            send_row, Claimed(1, send_row.id, 1, 0, 0, False, None), row, app.config
         )
         sender.close()
         sample = Sample(
