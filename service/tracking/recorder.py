@@ -32,8 +32,13 @@ from service.tracking.models import Link, TrackingCount, TrackingEvent
 
 log = logging.getLogger(__name__)
 
-FLUSH_SECONDS = 1.0
-FLUSH_EVENTS = 500
+#: Fewer, larger writes: on SQLite each write holds the one write lock, which the
+#: senders' claims and records then wait for. At 3,000 opens a second beside a send,
+#: writing every second (or at 500) slowed the send by a fifth; every 5 seconds (or
+#: at 20,000) left it as fast as beside a load that writes nothing
+#: (docs/benchmarks.md). The counts on the statistics page lag by as much.
+FLUSH_SECONDS = 5.0
+FLUSH_EVENTS = 20_000
 #: beyond this many waiting events (database down) new ones are dropped, not kept
 #: until the process runs out of memory
 BUFFER_LIMIT = 200_000
