@@ -127,7 +127,7 @@ class Recorder:
         self._first_sent: dict[int, datetime] = {}
 
     def add(self, event: Event) -> None:
-        """Queue one event; the flusher writes it within about a second."""
+        """Queue one event; the flusher writes it within FLUSH_SECONDS."""
         with self._lock:
             if len(self._events) >= BUFFER_LIMIT:
                 self._dropped += 1
