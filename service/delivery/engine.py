@@ -57,7 +57,7 @@ from service.extensions import db
 from service.mail.dkim import Signer
 from service.mail.frozen import FrozenMessage
 from service.mail.message import ascii_address
-from service.mail.sessions import Reply, Session, open_session
+from service.mail.sessions import Phase, Reply, Session, open_session
 from service.rendering import (
     SLOT_PREFERENCES_URL,
     SLOT_READER,
@@ -571,6 +571,12 @@ class Sender:
                 self._sessions.append(session)
         return session
 
+    def _drop_session(self) -> None:
+        session = getattr(self._local, "session", None)
+        if session is not None:
+            self._local.session = None
+            session.close()
+
     def _deliver(self, job: Job) -> Result:
         wait_for = job.not_before - time.time()
         if wait_for > 0:
@@ -599,7 +605,18 @@ class Sender:
                     return
             if self._closing.is_set():
                 return
-            self._results.put(self._deliver(job))
+            try:
+                result = self._deliver(job)
+            except Exception as error:  # noqa: BLE001 - a bug must not hang the sender
+                # Sessions report SMTP and network failures as replies; anything
+                # else is our fault. Deferred, the message is tried again (and
+                # given up after SEND_GIVE_UP_HOURS); the connection starts afresh.
+                log.exception("sending delivery %s failed", job.delivery.id)
+                self._drop_session()
+                result = Result(
+                    job, Reply(0, f"internal error: {error}"[:400], Phase.CONNECT)
+                )
+            self._results.put(result)
 
     def _hand_out(self, jobs: list[Job]) -> int:
         for job in jobs:

@@ -238,3 +238,31 @@ def test_a_sender_whose_writes_fail_stops_sending_and_leaves_the_rest_to_the_nex
         select(Delivery.status).where(Delivery.send_id == send.id)
     ).all()
     assert set(statuses) == {DeliveryStatus.SENT}
+
+
+class _BuggyDelivery(Sender):
+    """A sender with a bug that shows for one reader: sending raises."""
+
+    def _deliver(self, job):  # type: ignore[no-untyped-def]  # noqa: ANN001, ANN202
+        if job.recipient == reader_address(1):
+            raise ValueError("a bug in building this envelope")
+        return super()._deliver(job)
+
+
+def test_a_bug_while_sending_one_message_defers_it_and_the_rest_go_out(
+    sending_app: Flask, editors: Editors, faulty: FaultySMTP
+) -> None:
+    send = start_send(editors, [make_audience(5)], utcnow())
+
+    handled = _BuggyDelivery(sending_app).run(threading.Event(), until_idle=True)
+
+    assert handled == 5
+    copies = Counter(r for m in faulty.accepted for r in m.rcpt_tos)
+    assert copies == {reader_address(n): 1 for n in (0, 2, 3, 4)}
+    row = db.session.scalars(
+        select(Delivery)
+        .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
+        .where(Delivery.send_id == send.id, Subscriber.email == reader_address(1))
+    ).one()
+    assert row.status == DeliveryStatus.DEFERRED
+    assert row.smtp_reply.startswith("0 internal error: a bug in building")
