@@ -20,24 +20,7 @@ from service.subscribers.models import (
     Suppression,
 )
 from tests.conftest import Outbox, login, make_list, make_subscriber, make_user
-
-
-@pytest.fixture
-def editor(app: Flask, client: FlaskClient) -> FlaskClient:
-    """The client, logged in as an editor."""
-    login(client, make_user("redacteur@postbode.nl", Role.EDITOR))
-    return client
-
-
-@pytest.fixture
-def newsletter(app: Flask) -> MailingList:
-    mailing_list = make_list("nieuwsbrief", "Nieuwsbrief")
-    db.session.commit()
-    return mailing_list
-
-
-def page(response: object) -> str:
-    return response.get_data(as_text=True)  # type: ignore[attr-defined]
+from tests.subscribers.conftest import page
 
 
 def post_and_follow(client: FlaskClient, path: str, **kwargs: object) -> str:

@@ -23,7 +23,8 @@ from service.subscribers.models import (
     Subscriber,
     SubscriberStatus,
 )
-from tests.conftest import Outbox, login, make_list, make_user
+from tests.conftest import Outbox, login, make_user
+from tests.subscribers.conftest import page
 
 #: how long a test waits for an import thread: generous, never part of a check
 WAIT_SECONDS = 60
@@ -35,24 +36,6 @@ CONTENT = (
     "JAN@EXAMPLE.NL;Jan\n"
     "kees@example.nl;Kees\n"
 ).encode()
-
-
-@pytest.fixture
-def editor(app: Flask, client: FlaskClient) -> FlaskClient:
-    """The client, logged in as an editor."""
-    login(client, make_user("redacteur@postbode.nl", Role.EDITOR))
-    return client
-
-
-@pytest.fixture
-def newsletter(app: Flask) -> MailingList:
-    mailing_list = make_list("nieuwsbrief", "Nieuwsbrief")
-    db.session.commit()
-    return mailing_list
-
-
-def page(response: object) -> str:
-    return response.get_data(as_text=True)  # type: ignore[attr-defined]
 
 
 def upload(
