@@ -19,6 +19,8 @@ def absolute_url(endpoint: str, **values: Any) -> str:
 
 #: stands in for the token while a token URL's surroundings are built
 _MARKER = "postbode-token-marker"
+#: the extension key of each app's {(endpoint, BASE_URL): (head, tail)}
+_TOKEN_URLS = "postbode.token_urls"
 
 
 def token_url(endpoint: str, token: str) -> str:
@@ -29,7 +31,7 @@ def token_url(endpoint: str, token: str) -> str:
     is built once per endpoint and BASE_URL and the token put in its place.
     """
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    around = app.extensions.setdefault(_MARKER, {})
+    around = app.extensions.setdefault(_TOKEN_URLS, {})
     key = (endpoint, app.config["BASE_URL"])
     parts = around.get(key)
     if parts is None:

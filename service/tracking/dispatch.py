@@ -14,6 +14,7 @@ page and keep the one definition of what these URLs answer.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from functools import lru_cache
 from typing import Any
 
 from flask import Flask
@@ -48,6 +49,15 @@ def redirect_body(location: str) -> bytes:
         f'target URL: <a href="{html_location}">{html_location}</a>. If not, click '
         "the link.\n"
     ).encode()
+
+
+@lru_cache(maxsize=1024)
+def _redirect(url: str) -> tuple[str, bytes]:
+    """Return a link's Location header and redirect page, made once per URL.
+
+    A send has a handful of links and every click on one answers the same.
+    """
+    return iri_to_uri(url), redirect_body(url)
 
 
 class TrackingDispatch:
@@ -108,8 +118,7 @@ class TrackingDispatch:
         if url is None:
             return None
         self._record(hit, environ)
-        location = iri_to_uri(url)
-        body = redirect_body(url)
+        location, body = _redirect(url)
         headers = [
             ("Content-Type", "text/html; charset=utf-8"),
             ("Content-Length", str(len(body))),
