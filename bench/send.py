@@ -268,11 +268,10 @@ def send(args: argparse.Namespace) -> dict[str, Any]:
 
     from sqlalchemy import func, select
 
-    from service.delivery.engine import Sender, dedicate_process
+    from service.delivery.engine import Sender
     from service.delivery.models import Delivery
     from service.extensions import db
 
-    dedicate_process()  # as `flask send worker` does
     app = make_app(args.database, Path(args.instance), args.port, args.concurrency)
     stop = threading.Event()
     # Bounds the run: the sender finishes its batch and stops, as on a shutdown.

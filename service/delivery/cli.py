@@ -45,9 +45,8 @@ def _stop_on_signals(stop: threading.Event) -> None:
 @click.option("--until-idle", is_flag=True, help="Stop when nothing is due.")
 def worker_command(concurrency: int, until_idle: bool) -> None:
     """Run a sender: claim batches of deliveries and send them until stopped."""
-    from service.delivery.engine import Sender, dedicate_process
+    from service.delivery.engine import Sender
 
-    dedicate_process()
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     sender = Sender(app, concurrency=concurrency)
     stop = threading.Event()

@@ -15,15 +15,15 @@ from __future__ import annotations
 
 import logging
 import os
-import queue
 import socket
-import sys
 import threading
 import time
 import uuid
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
+from select import select as wait_for_sockets
 from typing import Any
 
 from flask import Flask, current_app
@@ -57,7 +57,13 @@ from service.extensions import db
 from service.mail.dkim import Signer
 from service.mail.frozen import FrozenMessage
 from service.mail.message import ascii_address
-from service.mail.sessions import Phase, Reply, Session, open_session
+from service.mail.sessions import (
+    OutboxSession,
+    Phase,
+    Reply,
+    SMTPSession,
+    open_session,
+)
 from service.rendering import (
     SLOT_PREFERENCES_URL,
     SLOT_READER,
@@ -74,6 +80,11 @@ log = logging.getLogger(__name__)
 LEASE = timedelta(minutes=5)
 #: results are written after this many messages (see the module docstring)
 RESULT_GROUP = 20
+#: rows claimed at a time (at least; more with many connections): each claim is one
+#: transaction, and its fixed cost is shared by the batch
+BATCH = 200
+#: a connection to the relay, or the outbox (which answers at once)
+Connection = SMTPSession | OutboxSession
 #: the name of the one shared pace in rate_limits
 RATE_NAME = "smtp"
 
@@ -117,6 +128,27 @@ class Claimed:
 
 
 @dataclass(frozen=True)
+class SendFacts:
+    """What a sender needs of a send, read once: none of it changes while it runs."""
+
+    id: int
+    list_id: int | None
+    audience: frozenset[int]
+    from_address: str
+    frozen: FrozenMessage
+
+
+@dataclass(frozen=True)
+class Ready:
+    """A claimed delivery with its reader, waiting for a connection and its moment."""
+
+    delivery: Claimed
+    send: SendFacts
+    reader: Any  #: a row: email, name, uid, tracking_consent
+    not_before: float  #: time.time() of its slot in the shared rate
+
+
+@dataclass(frozen=True)
 class Job:
     """One message ready to go."""
 
@@ -125,32 +157,15 @@ class Job:
     recipient: str
     message: bytes
     message_id: str
-    not_before: float
 
 
 @dataclass(frozen=True)
 class Result:
     """How one message went."""
 
-    job: Job
+    delivery: Claimed
+    message_id: str
     reply: Reply
-
-
-#: how often (seconds) a process given to sending makes its running thread hand the
-#: interpreter lock over; Python's default is 5 ms
-SWITCH_INTERVAL = 0.001
-
-
-def dedicate_process() -> None:
-    """Tune this process for a sender that has it to itself (`flask send worker`).
-
-    Each SMTP reply wakes a connection's thread, which then waits for the thread
-    that prepares and records to let go of the interpreter lock: by default up to
-    5 ms, per reply. A shorter interval lets the connections go on sooner; with two
-    sender processes on two CPUs it gave about 15% more messages a second
-    (docs/benchmarks.md). Not for the web server's processes.
-    """
-    sys.setswitchinterval(SWITCH_INTERVAL)
 
 
 def sender_name() -> str:
@@ -259,7 +274,16 @@ def _claim_statement(dialect: str, sends: int) -> Any:
     )
 
 
-def claim(owner: str, limit: int, now: datetime) -> list[Claimed]:
+def running_sends() -> list[int]:
+    """Return the ids of the sends that are sending now."""
+    return list(
+        db.session.scalars(select(Send.id).where(Send.status == SendStatus.SENDING))
+    )
+
+
+def claim(
+    owner: str, limit: int, now: datetime, *, commit: bool = True
+) -> list[Claimed]:
     """Take up to `limit` due deliveries of running sends under a lease."""
     dialect = db.engine.dialect.name
     params: dict[str, object] = {
@@ -270,59 +294,76 @@ def claim(owner: str, limit: int, now: datetime) -> list[Claimed]:
     }
     sends = 0
     if dialect != "postgresql":
-        running = db.session.scalars(
-            select(Send.id).where(Send.status == SendStatus.SENDING)
-        ).all()
+        running = running_sends()
         sends = len(running)
         params.update({f"send_{n}": send_id for n, send_id in enumerate(running)})
     rows = db.session.execute(_claim_statement(dialect, sends), params).all()
-    db.session.commit()
+    if commit:
+        db.session.commit()
     return sorted((Claimed(*row) for row in rows), key=lambda c: c.id)
 
 
-def reserve(count: int, rate: float) -> float:
+@lru_cache(maxsize=4)
+def _reserve_statements(dialect: str) -> tuple[Any, Any]:
+    """Return the rate row's INSERT (when missing) and its UPDATE, built once."""
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    create = (
+        insert(RateLimit)
+        .values(name=RATE_NAME, available_at=0.0)
+        .on_conflict_do_nothing(index_elements=["name"])
+    )
+    now = bindparam("now")
+    move = (
+        update(RateLimit)
+        .where(RateLimit.name == RATE_NAME)
+        .values(
+            available_at=case(
+                (RateLimit.available_at > now, RateLimit.available_at), else_=now
+            )
+            + bindparam("cost")
+        )
+        .returning(RateLimit.available_at)
+    )
+    return create, move
+
+
+def reserve(count: int, rate: float, *, commit: bool = True) -> float:
     """Reserve `count` sending slots at `rate` per second; return the first slot.
 
     One UPDATE moves the shared next-free moment forward, so all senders together
     stay within the rate, also across restarts.
     """
-    now = time.time()
-    dialect = db.engine.dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    db.session.execute(
-        insert(RateLimit)
-        .values(name=RATE_NAME, available_at=0.0)
-        .on_conflict_do_nothing(index_elements=["name"])
-    )
-    cost = count / rate
-    end = db.session.execute(
-        update(RateLimit)
-        .where(RateLimit.name == RATE_NAME)
-        .values(
-            available_at=case(
-                (RateLimit.available_at > now, RateLimit.available_at),
-                else_=now,
-            )
-            + cost
-        )
-        .returning(RateLimit.available_at)
-    ).scalar_one()
-    db.session.commit()
-    return end - cost
+    create, move = _reserve_statements(db.engine.dialect.name)
+    params = {"now": time.time(), "cost": count / rate}
+    end = db.session.execute(move, params).scalar_one_or_none()
+    if end is None:  # the first reservation ever: the row is made once
+        db.session.execute(create)
+        end = db.session.execute(move, params).scalar_one()
+    if commit:
+        db.session.commit()
+    return end - params["cost"]
 
 
 @dataclass
 class Sender:
-    """A sender: claims batches and sends them until told to stop."""
+    """A sender: claims batches and sends them until told to stop.
+
+    One thread does it all: it claims, builds each message when a connection is
+    free for it, keeps every connection busy through non-blocking sockets, and
+    writes the outcomes down. No thread waits for another, and a message is built
+    only when it can go, so memory holds one batch of small rows, whatever the
+    audience.
+    """
 
     app: Flask
     owner: str = field(default_factory=sender_name)
     concurrency: int = 0
     batch_size: int = 0
-    _frozen: dict[int, FrozenMessage] = field(default_factory=dict)
-    _sessions: list[Session] = field(default_factory=list)
-    _local: threading.local = field(default_factory=threading.local)
-    _workers: list[threading.Thread] = field(default_factory=list)
+    #: what is known of each send this sender has sent (with its frozen message)
+    _sends: dict[int, SendFacts] = field(default_factory=dict)
+    _sessions: list[Connection] = field(default_factory=list)
+    #: claimed and waiting for a connection, in the order of their rate slots
+    _ready: deque[Ready] = field(default_factory=deque)
 
     def __post_init__(self) -> None:
         config = self.app.config
@@ -332,128 +373,171 @@ class Sender:
         # again: at 0.1 messages a second, 100 would take longer than the lease.
         within_lease = max(1, int(self.rate * LEASE.total_seconds() / 4))
         self.batch_size = min(
-            self.batch_size or max(50, self.concurrency * 25), within_lease
+            self.batch_size or max(BATCH, self.concurrency * 50), within_lease
         )
         self.signer = Signer.from_config(config)
-        self._lock = threading.Lock()
-        self._reset()
-
-    def _reset(self) -> None:
-        """Start with empty queues and every permit (before the threads start)."""
-        #: messages ready to go; each connection's thread takes the next one
-        self._jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
-        #: how each went, for the main thread to write down
-        self._results: queue.SimpleQueue[Result] = queue.SimpleQueue()
-        #: a connection sends only with a permit, and a permit comes back when the
-        #: outcome is written: at most RESULT_GROUP + concurrency messages are ever
-        #: out without a record, however far the preparing runs ahead
-        self._unrecorded = threading.BoundedSemaphore(RESULT_GROUP + self.concurrency)
-        #: set by close(): a connection's thread that still holds a job drops it
-        self._closing = threading.Event()
 
     # -- the loop -------------------------------------------------------------
 
     def run(self, stop: threading.Event, *, until_idle: bool = False) -> int:
         """Send until `stop` is set (or, with until_idle, until nothing is due).
 
-        The queue of prepared messages is topped up to a batch while the
-        connections still have half a batch to send, so they do not wait for the
-        bookkeeping; the outcomes are written in groups meanwhile. Once stopped,
-        what was prepared is sent and written down before it returns.
+        Claimed rows are topped up to a batch while half a batch still waits, so
+        the connections never wait for the bookkeeping. Once stopped, the messages
+        under way are finished and written down, and what was claimed but not
+        begun is given back at once for another sender.
         """
-        handled = 0
         with self.app.app_context():
             try:
-                self._start_workers()
-                out = 0  #: messages handed to the connections, outcome not yet written
-                results: list[Result] = []
-                while True:
-                    waiting = self._jobs.qsize()
-                    if not stop.is_set() and waiting <= self.batch_size // 2:
-                        # Topped up to one batch: a pause takes effect within one.
-                        size = self.batch_size - waiting
-                        batch = claim(self.owner, size, utcnow())
-                        if batch:
-                            handled += len(batch)
-                            out += self._hand_out(self._prepare(batch, utcnow()))
-                            continue
-                        if out == 0:
-                            if until_idle:
-                                break
-                            stop.wait(1.0)
-                            continue
-                    if out == 0:
-                        break  # stopped, and everything handed out is written down
-                    out -= self._collect(results, out)
+                return self._pump(stop, until_idle=until_idle)
             finally:
                 self.close()
-        return handled
 
     def step(self, now: datetime) -> int:
-        """Claim one batch, send it and write it down; return how many were handled."""
-        batch = claim(self.owner, self.batch_size, now)
-        if not batch:
-            return 0
-        self._start_workers()
-        out = self._hand_out(self._prepare(batch, now))
-        results: list[Result] = []
-        while out:
-            out -= self._collect(results, out, now)
-        return len(batch)
+        """Claim one batch at `now`, send it and write it down; return its size."""
+        claimed = self._claim(self.batch_size, now)
+        if claimed:
+            self._pump(threading.Event(), until_idle=True, at=now)
+        return claimed
 
     def close(self) -> None:
-        """Stop the connections' threads and close every SMTP connection."""
-        # Whatever is still waiting is not sent: its lease runs out and another
-        # sender (or this one, restarted) takes it again.
-        self._closing.set()
-        while True:
+        """Give back what was claimed but not begun; close every connection."""
+        if self._ready:
             try:
-                self._jobs.get_nowait()
-            except queue.Empty:
-                break
-        for _worker in self._workers:
-            self._jobs.put(None)
-        for worker in self._workers:
-            worker.join()
-        self._workers.clear()
+                db.session.rollback()  # after an error the transaction is spoilt
+                self._give_back(list(self._ready), utcnow())
+            except Exception:  # noqa: BLE001 - the leases run out instead
+                log.exception("giving back %s deliveries failed", len(self._ready))
+            self._ready.clear()
         for session in self._sessions:
             session.close()
         self._sessions.clear()
 
-    # -- preparing ------------------------------------------------------------
+    def _pump(
+        self, stop: threading.Event, *, until_idle: bool, at: datetime | None = None
+    ) -> int:
+        """Keep the connections busy and write outcomes down until there is no more.
 
-    def _frozen_for(self, send: Send) -> FrozenMessage:
-        frozen = self._frozen.get(send.id)
-        if frozen is None:
-            headers = {
-                "List-Id": send.list_header,
-                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-                "Precedence": "bulk",
-                # No personal data: the send and list, per RFC-less provider practice.
-                "Feedback-ID": f"{send.id}:{send.list_id or 0}:{send.kind}:postbode",
-            }
-            frozen = FrozenMessage.build(
-                sender=send.from_address,
-                sender_name=send.from_name,
-                subject=send.subject,
-                text=send.text,
-                html=send.html,
-                headers=headers,
-                slot_names=SLOTS,
-                now=send.created_at,
-            )
-            self._frozen[send.id] = frozen
-        return frozen
-
-    def _prepare(self, batch: list[Claimed], now: datetime) -> list[Job]:
-        """Set aside what must not be sent; build the message for the rest."""
+        With `at` (step), nothing more is claimed and outcomes are written at that
+        moment. Returns how many deliveries were claimed.
+        """
         config = self.app.config
-        sends = {
-            send.id: send
-            for send in db.session.scalars(
-                select(Send).where(Send.id.in_({c.send_id for c in batch}))
-            )
-        }
+        if not self._sessions:
+            self._sessions = [open_session(config) for _ in range(self.concurrency)]
+        sessions = self._sessions
+        under_way: list[Job | None] = [None] * len(sessions)
+        ready, results = self._ready, []
+        #: outcomes not written down yet may never exceed this (the crash bound)
+        bound = RESULT_GROUP + len(sessions)
+        claimed, idle_claim, checked = 0, False, time.monotonic()
+        oldest = 0.0  #: when the oldest outcome not yet written came in
+        while True:
+            busy = sum(job is not None for job in under_way)
+            clock = time.monotonic()
+            if results and (
+                len(results) >= RESULT_GROUP or not busy or clock - oldest > 1.0
+            ):
+                self.record(results, at or utcnow())
+                results.clear()
+            if stop.is_set() and ready:
+                self._give_back(list(ready), utcnow())
+                ready.clear()
+            elif ready and clock - checked > 1.0:
+                checked = clock  # a pause or cancel takes effect within a second
+                self._drop_stopped()
+            if (
+                at is None
+                and not stop.is_set()
+                and len(ready) <= self.batch_size // 2
+                and (not idle_claim or not (busy or ready or results))
+            ):
+                got = self._claim(self.batch_size - len(ready), utcnow())
+                claimed += got
+                # After an empty claim, try again only once everything is done.
+                idle_claim = got == 0
+            if not busy and not ready and not results:
+                if stop.is_set() or (until_idle and (idle_claim or at is not None)):
+                    return claimed
+                stop.wait(1.0)
+                idle_claim = False
+                continue
+            now = time.time()
+            for index, session in enumerate(sessions):
+                if not ready or busy + len(results) >= bound:
+                    break
+                if under_way[index] is not None or ready[0].not_before > now:
+                    continue
+                item = ready.popleft()
+                job, reply = self._begin(session, item)
+                if reply is None:
+                    under_way[index] = job
+                    busy += 1
+                else:
+                    oldest = oldest if results else time.monotonic()
+                    results.append(Result(item.delivery, job.message_id, reply))
+            for index, reply in self._wait(under_way, ready):
+                job = under_way[index]
+                under_way[index] = None
+                oldest = oldest if results else time.monotonic()
+                results.append(Result(job.delivery, job.message_id, reply))
+
+    def _wait(
+        self, under_way: list[Job | None], ready: deque[Ready]
+    ) -> list[tuple[int, Reply]]:
+        """Wait for the connections' sockets; return the replies that came in."""
+        sessions = self._sessions
+        readers, writers, pending = [], [], []
+        deadline = 1.0
+        clock = time.monotonic()
+        for index, job in enumerate(under_way):
+            if job is None:
+                continue
+            session = sessions[index]
+            if session.has_buffered():  # TLS bytes select does not see
+                pending.append(index)
+            readers.append(session)
+            if session.wants_write:
+                writers.append(session)
+            deadline = min(deadline, max(0.0, session.deadline - clock))
+        if ready and not all(under_way):
+            deadline = min(deadline, max(0.0, ready[0].not_before - time.time()))
+        if pending:
+            deadline = 0.0
+        if not readers:
+            time.sleep(deadline)
+            return []
+        readable, writable, _ = wait_for_sockets(readers, writers, [], deadline)
+        replies = []
+        readable_ids = {id(s) for s in readable} | {id(sessions[i]) for i in pending}
+        writable_ids = {id(s) for s in writable}
+        for index, job in enumerate(under_way):
+            if job is None:
+                continue
+            session = sessions[index]
+            reply = None
+            if id(session) in writable_ids:
+                reply = session.on_writable()
+            if reply is None and id(session) in readable_ids:
+                reply = session.on_readable()
+            if reply is None:
+                reply = session.expire()
+            if reply is not None:
+                replies.append((index, reply))
+        return replies
+
+    # -- claiming ---------------------------------------------------------------
+
+    def _claim(self, limit: int, now: datetime) -> int:
+        """Claim up to `limit` rows and make them ready; return how many were claimed.
+
+        One transaction: the claim, the readers, what must not be sent set aside,
+        and the rate slots for the rest.
+        """
+        batch = claim(self.owner, limit, now, commit=False)
+        if not batch:
+            db.session.commit()
+            return 0
+        sends = self._facts({c.send_id for c in batch})
         ids = [c.subscriber_id for c in batch]
         readers = {
             row.id: row
@@ -476,56 +560,152 @@ class Sender:
                 )
             )
         }
-        skipped, quarantined, jobs = [], [], []
+        skipped, quarantined, going = [], [], []
         for delivery in batch:
             send = sends[delivery.send_id]
             reader = readers.get(delivery.subscriber_id)
             if delivery.reclaims >= 3:
                 # Taken back after three crashes: a poison message; set it aside.
                 quarantined.append(delivery.id)
-                continue
-            if reader is None or not any(
+            elif reader is None or not any(
                 (delivery.subscriber_id, list_id) in on_list
                 for list_id in send.audience
             ):
                 # Left, bounced or erased since the send began: honour it.
                 skipped.append(delivery.id)
-                continue
-            jobs.append(self._job(send, delivery, reader, config))
+            else:
+                going.append((delivery, send, reader))
         self._set_aside(
             skipped, DeliveryStatus.SKIPPED, "reader left before sending", now
         )
         self._set_aside(
             quarantined, DeliveryStatus.QUARANTINED, "taken back 3 times", now
         )
-        if jobs:
-            first = reserve(len(jobs), self.rate)
-            jobs = [
-                Job(**{**job.__dict__, "not_before": first + i / self.rate})
-                for i, job in enumerate(jobs)
-            ]
-        return jobs
+        first = reserve(len(going), self.rate, commit=False) if going else 0.0
+        db.session.commit()
+        self._ready.extend(
+            Ready(delivery, send, reader, first + i / self.rate)
+            for i, (delivery, send, reader) in enumerate(going)
+        )
+        return len(batch)
 
-    def _job(self, send: Send, delivery: Claimed, reader: object, config: dict) -> Job:
-        frozen = self._frozen_for(send)
-        unsubscribe = unsubscribe_url_for(reader.uid, send.list_id)  # type: ignore[attr-defined]
+    def _facts(self, send_ids: set[int]) -> dict[int, SendFacts]:
+        """Return what is needed of these sends, reading the new ones once."""
+        missing = send_ids - self._sends.keys()
+        if missing:
+            for send in db.session.scalars(select(Send).where(Send.id.in_(missing))):
+                self._sends[send.id] = SendFacts(
+                    id=send.id,
+                    list_id=send.list_id,
+                    audience=frozenset(send.audience),
+                    from_address=send.from_address,
+                    frozen=self._freeze(send),
+                )
+        return self._sends
+
+    def _drop_stopped(self) -> None:
+        """Give back the waiting rows of sends paused or cancelled meanwhile."""
+        running = set(running_sends())
+        db.session.commit()
+        stopped = [item for item in self._ready if item.send.id not in running]
+        if stopped:
+            self._give_back(stopped, utcnow())
+            kept = [item for item in self._ready if item.send.id in running]
+            self._ready.clear()
+            self._ready.extend(kept)
+
+    def _give_back(self, items: list[Ready], now: datetime) -> None:
+        """Release claimed rows that were not begun, as they were before the claim.
+
+        A row of a cancelled send is cancelled, as the cancel did with its queued
+        rows; the others wait again (for the next sender, or this one resumed).
+        """
+        cancelled = set(
+            db.session.scalars(
+                select(Send.id).where(
+                    Send.id.in_({item.send.id for item in items}),
+                    Send.status == SendStatus.CANCELLED,
+                )
+            )
+        )
+        d = _DELIVERIES.c
+        for status, group in (
+            (DeliveryStatus.CANCELLED, [i for i in items if i.send.id in cancelled]),
+            (
+                DeliveryStatus.DEFERRED,
+                [
+                    i
+                    for i in items
+                    if i.send.id not in cancelled and i.delivery.retrying_since
+                ],
+            ),
+            (
+                DeliveryStatus.QUEUED,
+                [
+                    i
+                    for i in items
+                    if i.send.id not in cancelled and not i.delivery.retrying_since
+                ],
+            ),
+        ):
+            if group:
+                db.session.execute(
+                    update(_DELIVERIES)
+                    .where(
+                        d.id.in_([i.delivery.id for i in group]),
+                        d.lease_owner == self.owner,
+                    )
+                    .values(
+                        status=status,
+                        lease_owner=None,
+                        lease_expires_at=None,
+                        updated_at=now,
+                    )
+                )
+        db.session.commit()
+
+    # -- preparing ------------------------------------------------------------
+
+    def _freeze(self, send: Send) -> FrozenMessage:
+        headers = {
+            "List-Id": send.list_header,
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            "Precedence": "bulk",
+            # No personal data: the send and list, per RFC-less provider practice.
+            "Feedback-ID": f"{send.id}:{send.list_id or 0}:{send.kind}:postbode",
+        }
+        return FrozenMessage.build(
+            sender=send.from_address,
+            sender_name=send.from_name,
+            subject=send.subject,
+            text=send.text,
+            html=send.html,
+            headers=headers,
+            slot_names=SLOTS,
+            now=send.created_at,
+        )
+
+    def _job(self, item: Ready) -> Job:
+        """Build one reader's message from the send's frozen one."""
+        config = self.app.config
+        send, delivery, reader = item.send, item.delivery, item.reader
+        frozen = send.frozen
+        unsubscribe = unsubscribe_url_for(reader.uid, send.list_id)
         list_unsubscribe = f"<{unsubscribe}>"
         if config.get("MAIL_UNSUBSCRIBE_ADDRESS"):
             list_unsubscribe += f", <mailto:{config['MAIL_UNSUBSCRIBE_ADDRESS']}>"
         message_id = frozen.message_id(send.id, delivery.id)
         message = frozen.render(
-            to=reader.email,  # type: ignore[attr-defined]
-            to_name=reader.name,  # type: ignore[attr-defined]
+            to=reader.email,
+            to_name=reader.name,
             message_id=message_id,
             values={
                 SLOT_UNSUBSCRIBE_URL: unsubscribe,
-                SLOT_PREFERENCES_URL: preferences_url_for(reader.uid),  # type: ignore[attr-defined]
+                SLOT_PREFERENCES_URL: preferences_url_for(reader.uid),
                 # Tracking (issue 5): a signed piece only for a consenting reader in
                 # personal mode, else "" (anonymous URLs, the same for everyone).
                 SLOT_READER: reader_slot_value(
-                    config,
-                    delivery.id,
-                    reader.tracking_consent,  # type: ignore[attr-defined]
+                    config, delivery.id, reader.tracking_consent
                 ),
             },
             headers={"List-Unsubscribe": list_unsubscribe},
@@ -541,10 +721,9 @@ class Sender:
         return Job(
             delivery=delivery,
             envelope_from=ascii_address(envelope_from),
-            recipient=ascii_address(reader.email),  # type: ignore[attr-defined]
+            recipient=ascii_address(reader.email),
             message=message,
             message_id=message_id,
-            not_before=0.0,
         )
 
     def _set_aside(
@@ -558,94 +737,28 @@ class Sender:
             .values(status=status, smtp_reply=reason, lease_owner=None, updated_at=now)
             .execution_options(synchronize_session=False)
         )
-        db.session.commit()
 
     # -- sending --------------------------------------------------------------
 
-    def _session(self) -> Session:
-        session = getattr(self._local, "session", None)
-        if session is None:
-            session = open_session(self.app.config)
-            self._local.session = session
-            with self._lock:
-                self._sessions.append(session)
-        return session
-
-    def _drop_session(self) -> None:
-        session = getattr(self._local, "session", None)
-        if session is not None:
-            self._local.session = None
+    def _begin(
+        self, session: SMTPSession | OutboxSession, item: Ready
+    ) -> tuple[Job, Reply | None]:
+        """Build a message and hand it to a connection; a reply if it ended at once."""
+        job = Job(item.delivery, "", "", b"", "")
+        try:
+            job = self._job(item)
+            return job, self._deliver(session, job)
+        except Exception as error:  # noqa: BLE001 - a bug must not stop the sender
+            # Sessions report SMTP and network failures as replies; anything else is
+            # our fault. Deferred, the message is tried again (and given up after
+            # SEND_GIVE_UP_HOURS); the connection starts afresh.
+            log.exception("sending delivery %s failed", item.delivery.id)
             session.close()
+            return job, Reply(0, f"internal error: {error}"[:400], Phase.CONNECT)
 
-    def _deliver(self, job: Job) -> Result:
-        wait_for = job.not_before - time.time()
-        if wait_for > 0:
-            time.sleep(wait_for)
-        reply = self._session().deliver(job.envelope_from, job.recipient, job.message)
-        return Result(job, reply)
-
-    def _start_workers(self) -> None:
-        if not self._workers:
-            self._reset()  # nothing is left over from a run that ended in an error
-        while len(self._workers) < self.concurrency:
-            worker = threading.Thread(
-                target=self._work, name=f"smtp-{len(self._workers)}", daemon=True
-            )
-            worker.start()
-            self._workers.append(worker)
-
-    def _work(self) -> None:
-        """One connection's thread: send the next job, report it, until told to end."""
-        while (job := self._jobs.get()) is not None:
-            # Waiting for a permit, it also watches for close(): after an error in
-            # the main thread no permit comes back, and the job is not sent (its
-            # lease runs out and it is taken again).
-            while not self._unrecorded.acquire(timeout=0.2):
-                if self._closing.is_set():
-                    return
-            if self._closing.is_set():
-                return
-            try:
-                result = self._deliver(job)
-            except Exception as error:  # noqa: BLE001 - a bug must not hang the sender
-                # Sessions report SMTP and network failures as replies; anything
-                # else is our fault. Deferred, the message is tried again (and
-                # given up after SEND_GIVE_UP_HOURS); the connection starts afresh.
-                log.exception("sending delivery %s failed", job.delivery.id)
-                self._drop_session()
-                result = Result(
-                    job, Reply(0, f"internal error: {error}"[:400], Phase.CONNECT)
-                )
-            self._results.put(result)
-
-    def _hand_out(self, jobs: list[Job]) -> int:
-        for job in jobs:
-            self._jobs.put(job)
-        return len(jobs)
-
-    def _collect(
-        self, results: list[Result], out: int, now: datetime | None = None
-    ) -> int:
-        """Wait for outcomes; write a group of them down; return how many were written.
-
-        A group is written once RESULT_GROUP outcomes are in, or once every message
-        handed out (`out`) has one; at `now`, or else at the moment it is written.
-        """
-        results.append(self._results.get())
-        while len(results) < min(out, RESULT_GROUP):
-            try:
-                results.append(self._results.get(timeout=0.05))
-            except queue.Empty:
-                if len(results) >= out:
-                    break
-        if len(results) < min(out, RESULT_GROUP):
-            return 0
-        written = len(results)
-        self.record(results, now or utcnow())
-        results.clear()
-        for _result in range(written):
-            self._unrecorded.release()
-        return written
+    def _deliver(self, session: Connection, job: Job) -> Reply | None:
+        """Start one message on a connection (None while its replies are to come)."""
+        return session.start(job.envelope_from, job.recipient, job.message)
 
     # -- recording ------------------------------------------------------------
 
@@ -660,7 +773,7 @@ class Sender:
         # rows with the same columns go out as one executemany instead.
         groups: dict[tuple[str, ...], list[dict[str, object]]] = {}
         for result in results:
-            delivery = result.job.delivery
+            delivery = result.delivery
             outcome = classify(result.reply)
             reply = f"{result.reply.code} {result.reply.text}".strip()[:500]
             values: dict[str, object] = {
@@ -674,7 +787,7 @@ class Sender:
                 values.update(
                     status=DeliveryStatus.SENT,
                     sent_at=now,
-                    message_id=result.job.message_id,
+                    message_id=result.message_id,
                 )
             elif outcome == Outcome.UNCERTAIN:
                 values.update(

@@ -3,15 +3,25 @@
 A session reports how each message went as a `Reply`: the SMTP code and text, and
 in which phase it ended, because a dropped connection means something different
 before the final dot (not delivered) than after it (perhaps delivered).
+
+An SMTP session can be driven two ways. `deliver` sends one message and waits for
+its outcome (one-off mail). The bulk sender instead keeps several sessions busy
+from one thread: `start` hands a message over without waiting, and the sender
+calls `on_readable` / `on_writable` when the session's socket is ready, until one of
+them returns the reply. Either way the same code speaks SMTP.
 """
 
 from __future__ import annotations
 
 import re
 import secrets
+import select
 import smtplib
+import socket
 import ssl
-from dataclasses import dataclass
+import time
+from collections import deque
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -48,71 +58,52 @@ class Session(Protocol):
     def deliver(self, envelope_from: str, recipient: str, message: bytes) -> Reply:
         """Hand over one message and say how it went (never raises)."""
 
+    def start(self, envelope_from: str, recipient: str, message: bytes) -> Reply | None:
+        """Begin handing over one message; return its reply if it is already known."""
+
     def close(self) -> None:
         """Release the connection."""
 
 
 #: a line that starts with a dot (RFC 5321 §4.5.2)
 _LINE_DOT = re.compile(rb"\n\.")
+#: what each awaited reply answers; SKIP replies (RSET, an empty message's dot) are
+#: read and put aside
+_MAIL, _RCPT, _DATA, _DOT, _SKIP = "mail", "rcpt", "data", "dot", "skip"
+_GOOD = {_MAIL: (250,), _RCPT: (250, 251), _DATA: (354,)}
+_PHASE = {_MAIL: Phase.MAIL, _RCPT: Phase.RCPT, _DATA: Phase.DATA}
+#: a connection left idle this long (seconds) is opened afresh before the next
+#: message: relays close idle connections (Postfix after 300 s, some after 60), and
+#: a message sent into a closed one would be deferred for minutes
+IDLE_LIMIT = 30.0
 
 
-class _SMTP(smtplib.SMTP):
-    """smtplib's client, noting whether the final dot was sent before a failure."""
+def dot_stuffed(message: bytes) -> bytes:
+    """Return the message as DATA content: leading dots doubled, the final dot added.
 
-    dot_sent = False
-
-    @property
-    def pipelining(self) -> bool:
-        """Tell whether the server said in its EHLO that it takes PIPELINING."""
-        return bool(self.does_esmtp and self.has_extn("pipelining"))
-
-    def envelope(self, sender: str, recipient: str) -> list[tuple[int, bytes]]:
-        """Send MAIL, RCPT and DATA in one write and read their replies in order.
-
-        RFC 2920 §3.1 lets a client group these three when the server offers
-        PIPELINING: one round trip instead of three. Reading stops after a 421,
-        after which the server closes the connection.
-        """
-        self.dot_sent = False
-        self.send(f"MAIL FROM:<{sender}>\r\nRCPT TO:<{recipient}>\r\nDATA\r\n")
-        replies = []
-        for _command in range(3):
-            replies.append(self.getreply())
-            if replies[-1][0] == 421:
-                break
-        return replies
-
-    def data(self, msg: bytes) -> tuple[int, bytes]:  # type: ignore[override]
-        # As smtplib.SMTP.data, plus the note of the dot (see content).
-        self.dot_sent = False
-        self.putcmd("data")
-        code, reply = self.getreply()
-        if code != 354:
-            raise smtplib.SMTPDataError(code, reply)
-        return self.content(msg)
-
-    def content(self, msg: bytes) -> tuple[int, bytes]:
-        """Send the message after a 354 and the final dot; return the final reply."""
-        # RFC 5321 §4.5.2: double a dot that starts a line. Most messages have no
-        # such line; the regex finds out in half the time `b"\n." in msg` takes on
-        # 40 KB, and a bytes replace doubles them when there are.
-        body = msg.replace(b"\n.", b"\n..") if _LINE_DOT.search(msg) else msg
-        if body.startswith(b"."):
-            body = b"." + body
-        if not body.endswith(b"\r\n"):
-            body += b"\r\n"
-        self.send(body + b".\r\n")
-        self.dot_sent = True
-        return self.getreply()
+    RFC 5321 §4.5.2. Most messages have no line that starts with a dot (frozen
+    messages write it =2E); the regex finds out in half the time `b"\\n." in msg`
+    takes on 40 KB, and a bytes replace doubles them when there are.
+    """
+    body = message.replace(b"\n.", b"\n..") if _LINE_DOT.search(message) else message
+    if body.startswith(b"."):
+        body = b"." + body
+    if not body.endswith(b"\r\n"):
+        body += b"\r\n"
+    return body + b".\r\n"
 
 
-class _SMTPSSL(_SMTP, smtplib.SMTP_SSL):
-    """The same over implicit TLS."""
+class _Broken(Exception):
+    """The connection failed or the server said something that is not SMTP."""
 
 
 @dataclass
 class SMTPSession:
-    """One reused connection to the relay; reconnects after an error."""
+    """One reused connection to the relay; reconnects after an error.
+
+    With PIPELINING (RFC 2920) MAIL, RCPT and DATA go in one write and their
+    replies are read in order: two round trips a message instead of four.
+    """
 
     host: str
     port: int
@@ -121,15 +112,146 @@ class SMTPSession:
     username: str = ""
     password: str = ""
     timeout: float = 60.0
-    _smtp: _SMTP | None = None
+    _smtp: smtplib.SMTP | None = None
+    _sock: socket.socket | None = None
+    _pipelining: bool = False
+    #: what is to be written, and how much of it the socket has taken
+    _pending: bytes = b""
+    _written: int = 0
+    #: bytes read but not yet a whole line
+    _in: bytes = b""
+    #: the lines of a multi-line reply so far
+    _lines: list[bytes] = field(default_factory=list)
+    #: what each reply still to come answers, in order
+    _awaiting: deque[str] = field(default_factory=deque)
+    _message: bytes = b""
+    _envelope: tuple[bytes, bytes] = (b"", b"")
+    _refused: Reply | None = None
+    _phase: Phase = Phase.CONNECT
+    #: the content and its final dot are queued; once written, a lost reply is
+    #: "perhaps delivered"
+    _dot_queued: bool = False
+    _dot_sent: bool = False
+    #: when the server has taken too long (time.monotonic()); 0 when idle
+    deadline: float = 0.0
+    #: when the last message ended (time.monotonic())
+    _idle_since: float = 0.0
 
-    def _connect(self) -> _SMTP:
-        context = ssl.create_default_context()
-        smtp: _SMTP
-        if self.use_ssl:
-            smtp = _SMTPSSL(self.host, self.port, timeout=self.timeout, context=context)
+    # -- one message, waiting for it -------------------------------------------
+
+    def deliver(self, envelope_from: str, recipient: str, message: bytes) -> Reply:
+        """Send one message over the open connection (opening it when needed)."""
+        reply = self.start(envelope_from, recipient, message)
+        while reply is None:
+            wait = max(0.0, self.deadline - time.monotonic())
+            sock = self._sock
+            assert sock is not None  # a session without a socket has its reply
+            pending = isinstance(sock, ssl.SSLSocket) and sock.pending()
+            writes = [sock] if self.wants_write else []
+            readable, writable, _ = (
+                ([sock], [], []) if pending else select.select([sock], writes, [], wait)
+            )
+            if writable:
+                reply = self.on_writable()
+            if reply is None and readable:
+                reply = self.on_readable()
+            if reply is None and not (readable or writable):
+                reply = self.expire()
+        return reply
+
+    # -- many sessions from one thread -------------------------------------------
+
+    @property
+    def busy(self) -> bool:
+        """Tell whether a message is under way (its reply has not been given)."""
+        return bool(self._awaiting) or self._message != b"" or self._refused is not None
+
+    @property
+    def wants_write(self) -> bool:
+        """Tell whether bytes wait for the socket to take them."""
+        return self._written < len(self._pending)
+
+    def fileno(self) -> int:
+        """Return the socket's file number (for select), or -1 when closed."""
+        return self._sock.fileno() if self._sock is not None else -1
+
+    def has_buffered(self) -> bool:
+        """Tell whether TLS holds decrypted bytes that select cannot see."""
+        sock = self._sock
+        return isinstance(sock, ssl.SSLSocket) and sock.pending() > 0
+
+    def start(self, envelope_from: str, recipient: str, message: bytes) -> Reply | None:
+        """Send the envelope of one message; return a reply if it ends at once.
+
+        Opening the connection (EHLO, STARTTLS, AUTH) waits; after that nothing
+        does. Returns None while the server's replies are still to come.
+        """
+        self._phase = Phase.CONNECT
+        self._refused = None
+        try:
+            if self._sock and time.monotonic() - self._idle_since > IDLE_LIMIT:
+                self.close()
+            if self._sock is None:
+                self._connect()
+            self._phase = Phase.MAIL
+            self._message = message
+            self._dot_queued = self._dot_sent = False
+            self._envelope = (
+                f"MAIL FROM:<{envelope_from}>\r\n".encode("ascii"),
+                f"RCPT TO:<{recipient}>\r\n".encode("ascii"),
+            )
+        except UnicodeEncodeError:
+            # Addresses are checked to be ASCII when they come in (IDNA domains);
+            # one that is not cannot go without SMTPUTF8, which we do not speak.
+            self._message = b""
+            return Reply(553, "5.1.7 the address is not ASCII", Phase.MAIL)
+        except (smtplib.SMTPException, OSError) as error:
+            self.close()
+            code = getattr(error, "smtp_code", 0) or 0
+            return Reply(code if code >= 400 else 0, str(error)[:400], Phase.CONNECT)
+        if self._pipelining:
+            self._send(b"".join((*self._envelope, b"DATA\r\n")), _MAIL, _RCPT, _DATA)
         else:
-            smtp = _SMTP(self.host, self.port, timeout=self.timeout)
+            self._send(self._envelope[0], _MAIL)
+        return self._flush()
+
+    def on_writable(self) -> Reply | None:
+        """Write what the socket takes now; return the reply if the session broke."""
+        return self._flush()
+
+    def on_readable(self) -> Reply | None:
+        """Read the server's replies; return the message's reply once it is known."""
+        try:
+            while True:
+                try:
+                    data = self._sock.recv(65536)  # type: ignore[union-attr]
+                except (ssl.SSLWantReadError, BlockingIOError):
+                    return None
+                if not data:
+                    raise _Broken("Connection unexpectedly closed")
+                reply = self._take(data)
+                if reply is not None or not self.has_buffered():
+                    return reply
+        except (_Broken, OSError) as error:
+            return self._broken(str(error))
+
+    def expire(self) -> Reply | None:
+        """End a message the server has not answered in time (None if it has time)."""
+        if not self.busy or time.monotonic() < self.deadline:
+            return None
+        return self._broken(f"timed out after {self.timeout:g} s")
+
+    # -- the protocol ------------------------------------------------------------
+
+    def _connect(self) -> None:
+        context = ssl.create_default_context()
+        smtp: smtplib.SMTP
+        if self.use_ssl:
+            smtp = smtplib.SMTP_SSL(
+                self.host, self.port, timeout=self.timeout, context=context
+            )
+        else:
+            smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
         try:
             smtp.ehlo()
             if self.use_tls:
@@ -140,85 +262,134 @@ class SMTPSession:
         except BaseException:
             smtp.close()
             raise
-        return smtp
+        self._pipelining = bool(smtp.does_esmtp and smtp.has_extn("pipelining"))
+        self._smtp, self._sock = smtp, smtp.sock
+        self._sock.setblocking(False)
+        self._in, self._lines = b"", []
+        self._pending, self._written = b"", 0
+        self._awaiting.clear()
 
-    def deliver(self, envelope_from: str, recipient: str, message: bytes) -> Reply:
-        """Send one message over the open connection (opening it when needed)."""
-        phase = Phase.CONNECT
+    def _send(self, data: bytes, *awaiting: str) -> None:
+        if self.wants_write:
+            data = self._pending[self._written :] + data
+        self._pending, self._written = data, 0
+        self._awaiting.extend(awaiting)
+        self.deadline = time.monotonic() + self.timeout
+
+    def _flush(self) -> Reply | None:
+        """Write as much as the socket takes; note when the final dot has gone."""
+        pending, sock = self._pending, self._sock
         try:
-            if self._smtp is None:
-                self._smtp = self._connect()
-            smtp = self._smtp
-            phase = Phase.MAIL
-            if smtp.pipelining and envelope_from.isascii() and recipient.isascii():
-                # One round trip for the envelope, one for the content.
-                refused = self._first_refusal(
-                    smtp, smtp.envelope(envelope_from, recipient)
-                )
-                if refused is not None:
-                    return refused
-                phase = Phase.DATA
-                code, text = smtp.content(message)
-                return Reply(code, text.decode("utf-8", "replace"), Phase.DONE)
-            code, text = smtp.mail(envelope_from)
-            if code != 250:
-                return self._refused(code, text, phase)
-            phase = Phase.RCPT
-            code, text = smtp.rcpt(recipient)
-            if code not in (250, 251):
-                return self._refused(code, text, phase)
-            phase = Phase.DATA
-            code, text = smtp.data(message)
-            return Reply(code, text.decode("utf-8", "replace"), Phase.DONE)
-        except smtplib.SMTPDataError as error:
-            return self._refused(error.smtp_code, error.smtp_error, Phase.DATA)
-        except (smtplib.SMTPException, OSError) as error:
-            if phase == Phase.DATA and self._smtp is not None and self._smtp.dot_sent:
-                phase = Phase.AFTER_DOT
-            self.close()
-            code = getattr(error, "smtp_code", 0) or 0
-            return Reply(code if code >= 400 else 0, str(error)[:400], phase)
-
-    def _first_refusal(
-        self, smtp: _SMTP, replies: list[tuple[int, bytes]]
-    ) -> Reply | None:
-        """Return the refusal among pipelined MAIL, RCPT and DATA replies, if any."""
-        expected = (
-            (Phase.MAIL, (250,)),
-            (Phase.RCPT, (250, 251)),
-            (Phase.DATA, (354,)),
-        )
-        for (phase, good), (code, text) in zip(expected, replies, strict=False):
-            if code not in good:
-                if len(replies) == 3 and replies[2][0] == 354:
-                    # The server took DATA after a refused MAIL or RCPT (RFC 2920
-                    # §3.1 says it must not): end the empty message at once.
-                    smtp.send(b".\r\n")
-                    smtp.getreply()
-                return self._refused(code, text, phase)
+            while self._written < len(pending):
+                try:
+                    self._written += sock.send(  # type: ignore[union-attr]
+                        memoryview(pending)[self._written :]
+                        if self._written
+                        else pending
+                    )
+                except (BlockingIOError, ssl.SSLWantWriteError, ssl.SSLWantReadError):
+                    return None
+        except OSError as error:
+            return self._broken(str(error))
+        self._pending, self._written = b"", 0
+        if self._dot_queued:
+            self._dot_sent = True
         return None
 
-    def _refused(self, code: int, text: bytes | str, phase: Phase) -> Reply:
-        message = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
-        try:
-            # Reset the transaction so the connection can carry the next message.
-            if self._smtp is not None:
-                self._smtp.rset()
-        except (smtplib.SMTPException, OSError):
-            self.close()
-        if code == 421:  # the server is closing the connection (RFC 5321 §3.8)
-            self.close()
-        return Reply(code, message[:400], phase)
+    def _take(self, data: bytes) -> Reply | None:
+        """Split what came into reply lines; act on every complete reply."""
+        self._in += data
+        while (end := self._in.find(b"\n")) >= 0:
+            line, self._in = self._in[: end + 1], self._in[end + 1 :]
+            if len(line) < 4 or not line[:3].isdigit() or line[3:4] not in b" -\r\n":
+                raise _Broken(f"not an SMTP reply: {line[:80]!r}")
+            self._lines.append(line[4:].strip())
+            if line[3:4] == b"-":
+                continue
+            text = b"\n".join(self._lines).decode("utf-8", "replace")
+            self._lines = []
+            reply = self._answer(int(line[:3]), text)
+            if reply is not None:
+                # The message's story is told; after a 421 the rest is goodbye.
+                self._in = b""
+                return reply
+        if self._awaiting:
+            self.deadline = time.monotonic() + self.timeout
+        return None
 
-    def close(self) -> None:
-        """Say goodbye politely, or just drop the connection."""
-        if self._smtp is None:
+    def _answer(self, code: int, text: str) -> Reply | None:
+        """Act on one reply; return the message's reply when it is complete."""
+        if not self._awaiting:
+            raise _Broken(f"a reply nobody asked for: {code} {text[:80]}")
+        step = self._awaiting.popleft()
+        if code == 421 and step != _SKIP:
+            # The server is closing the connection (RFC 5321 §3.8).
+            phase = Phase.DONE if step == _DOT else _PHASE[step]
+            self.close(polite=False)
+            return self._end(Reply(421, text[:400], phase))
+        if step == _SKIP:
+            return self._after_refusal(code)
+        if step == _DOT:
+            return self._end(Reply(code, text[:400], Phase.DONE))
+        if code not in _GOOD[step] and self._refused is None:
+            self._refused = Reply(code, text[:400], _PHASE[step])
+        if step == _MAIL and not self._pipelining and self._refused is None:
+            self._phase = Phase.RCPT
+            self._send(self._envelope[1], _RCPT)
+        elif step == _RCPT and not self._pipelining and self._refused is None:
+            self._phase = Phase.DATA
+            self._send(b"DATA\r\n", _DATA)
+        elif step == _DATA and self._refused is None:
+            self._phase = Phase.DATA
+            self._dot_queued = True
+            self._send(dot_stuffed(self._message), _DOT)
+        elif self._refused is not None and not self._awaiting:
+            if step == _DATA and code == 354:
+                # The server took DATA after a refused MAIL or RCPT (RFC 2920 §3.1
+                # says it must not): end the empty message at once.
+                self._send(b".\r\n", _SKIP)
+            else:
+                # Reset the transaction so the connection carries the next message.
+                self._send(b"RSET\r\n", _SKIP)
+        return self._flush()
+
+    def _after_refusal(self, code: int) -> Reply | None:
+        """The empty message's dot or the RSET was answered; give the refusal."""
+        if self._awaiting:
+            return None
+        if code != 250:
+            self.close(polite=False)  # the connection cannot be trusted any more
+        return self._end(self._refused)  # type: ignore[arg-type]
+
+    def _end(self, reply: Reply) -> Reply:
+        self._message = b""
+        self._refused = None
+        self.deadline = 0.0
+        self._idle_since = time.monotonic()
+        return reply
+
+    def _broken(self, reason: str) -> Reply:
+        """The connection failed mid-message: drop it and say where it stopped."""
+        phase = Phase.AFTER_DOT if self._dot_sent else self._phase
+        refused = self._refused
+        self.close(polite=False)
+        return self._end(refused or Reply(0, reason[:400], phase))
+
+    def close(self, *, polite: bool = True) -> None:
+        """Say goodbye politely when nothing is under way, or just drop it."""
+        smtp, self._smtp, self._sock = self._smtp, None, None
+        self._awaiting.clear()
+        self._pending, self._written = b"", 0
+        if smtp is None:
             return
-        smtp, self._smtp = self._smtp, None
         try:
-            smtp.quit()
+            if polite and smtp.sock is not None:
+                smtp.sock.settimeout(5.0)
+                smtp.quit()
+                return
         except (smtplib.SMTPException, OSError):
-            smtp.close()
+            pass
+        smtp.close()
 
 
 @dataclass
@@ -226,6 +397,9 @@ class OutboxSession:
     """The dev outbox: every message becomes an .eml file; nothing leaves."""
 
     directory: Path
+    busy: bool = False
+    wants_write: bool = False
+    deadline: float = 0.0
 
     def deliver(self, envelope_from: str, recipient: str, message: bytes) -> Reply:
         """Write the message with its envelope to the outbox folder."""
@@ -241,11 +415,15 @@ class OutboxSession:
         temporary.rename(path)
         return Reply(250, "stored in the outbox", Phase.DONE)
 
+    def start(self, envelope_from: str, recipient: str, message: bytes) -> Reply:
+        """Write the message at once (there is nothing to wait for)."""
+        return self.deliver(envelope_from, recipient, message)
+
     def close(self) -> None:
         """Nothing to release."""
 
 
-def open_session(config: dict) -> Session:
+def open_session(config: dict) -> SMTPSession | OutboxSession:
     """Return a session for the configured relay, or the outbox without one."""
     if not config["MAIL_SERVER"]:
         return OutboxSession(Path(config["MAIL_OUTBOX_DIR"]))

@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from service.db import utcnow
-from service.delivery.engine import LEASE, Sender, claim
+from service.delivery.engine import BATCH, LEASE, Sender, claim
 from service.delivery.models import DeliveryStatus, Send
 from service.delivery.scheduler import tick
 from service.extensions import db
@@ -124,4 +124,4 @@ def test_a_slow_rate_claims_no_more_than_it_can_send_within_the_lease(
     slow = Sender(sending_app)
     assert slow.batch_size * 10 <= LEASE.total_seconds() / 2
     sending_app.config["SEND_RATE_PER_SECOND"] = 50.0
-    assert Sender(sending_app).batch_size == 50
+    assert Sender(sending_app).batch_size == BATCH

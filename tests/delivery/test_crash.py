@@ -31,6 +31,7 @@ from tests.delivery.conftest import (
     Editors,
     make_audience,
     reader_address,
+    send_batches,
     start_send,
 )
 from tests.delivery.faults import FaultySMTP
@@ -226,10 +227,7 @@ def test_a_sender_whose_writes_fail_stops_sending_and_leaves_the_rest_to_the_nex
 
     # Its leases run out; the next sender sends the rest, and only the messages
     # whose outcome was lost can arrive twice.
-    later = now + timedelta(minutes=6)
-    Sender(sending_app).step(later)
-    while Sender(sending_app).step(later):
-        pass
+    send_batches(sending_app, now + timedelta(minutes=6))
     copies = Counter(r for m in faulty.accepted for r in m.rcpt_tos)
     addresses = [reader_address(n) for n in range(readers)]
     assert all(copies[address] >= 1 for address in addresses)
@@ -243,10 +241,10 @@ def test_a_sender_whose_writes_fail_stops_sending_and_leaves_the_rest_to_the_nex
 class _BuggyDelivery(Sender):
     """A sender with a bug that shows for one reader: sending raises."""
 
-    def _deliver(self, job):  # type: ignore[no-untyped-def]  # noqa: ANN001, ANN202
+    def _deliver(self, session, job):  # type: ignore[no-untyped-def]  # noqa: ANN001, ANN202
         if job.recipient == reader_address(1):
             raise ValueError("a bug in building this envelope")
-        return super()._deliver(job)
+        return super()._deliver(session, job)
 
 
 def test_a_bug_while_sending_one_message_defers_it_and_the_rest_go_out(
