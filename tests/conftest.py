@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextvars
 import os
 import shutil
+import ssl
 from collections.abc import Iterator
 from datetime import datetime
 from email import policy
@@ -39,6 +40,8 @@ from service.subscribers.models import (
     SubscriberStatus,
 )
 from service.tracking.recorder import EXTENSION as TRACKING_RECORDER
+from tests.delivery.faults import FaultySMTP
+from tests.delivery.imap_server import self_signed_certificate
 from tests.smtp import SMTPSink
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
@@ -301,3 +304,16 @@ def login(client: FlaskClient, user: User, password: str = PASSWORD) -> None:
         "/admin/login", data={"email": user.email, "password": password}
     )
     assert response.status_code == 302, response.get_data(as_text=True)
+
+
+@pytest.fixture
+def tls_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultySMTP]:
+    """A server that takes mail only after STARTTLS, with a certificate we trust."""
+    key_file, cert_file = tmp_path / "key.pem", tmp_path / "cert.pem"
+    self_signed_certificate(key_file, cert_file)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert_file, key_file)
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert_file))  # as a CA the client trusts
+    faulty = FaultySMTP(tls=context).start()
+    yield faulty
+    faulty.stop()

@@ -10,6 +10,7 @@ took in: envelope and bytes.
 from __future__ import annotations
 
 import asyncio
+import ssl
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -240,11 +241,15 @@ class _TrackedSMTP(SMTP):
 class FaultySMTP:
     """Start with `start()`; set faults; read `accepted`; stop with `stop()`."""
 
-    def __init__(self, *, pipelining: bool = True) -> None:
+    def __init__(
+        self, *, pipelining: bool = True, tls: ssl.SSLContext | None = None
+    ) -> None:
         self.port = free_port()
         self.handler = _Handler(pipelining=pipelining)
+        # With a TLS context it offers STARTTLS and takes no mail without it.
+        starttls = {"tls_context": tls, "require_starttls": True} if tls else {}
         self.controller = _Controller(
-            self.handler, hostname="127.0.0.1", port=self.port
+            self.handler, hostname="127.0.0.1", port=self.port, **starttls
         )
         self.is_down = False
 

@@ -1,8 +1,11 @@
-"""Poison rows set aside, and clocks that run twice at once."""
+"""Poison rows set aside, clocks that run twice at once, and a running sender
+that is paused, cancelled or stopped."""
 
 from __future__ import annotations
 
 import threading
+import time
+from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -125,3 +128,87 @@ def test_a_slow_rate_claims_no_more_than_it_can_send_within_the_lease(
     assert slow.batch_size * 10 <= LEASE.total_seconds() / 2
     sending_app.config["SEND_RATE_PER_SECOND"] = 50.0
     assert Sender(sending_app).batch_size == BATCH
+
+
+def sending_until(
+    app: Flask, faulty: FaultySMTP, arrived: int, action: Callable[[], object]
+) -> float:
+    """Run a sender in a thread; once `arrived` messages are in, do `action`.
+
+    Returns how many seconds the sender took to stop after the action. The server
+    answers each message after 50 ms, so a send of a few hundred takes seconds.
+    """
+    faulty.handler.delay = 0.05
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=lambda: Sender(app).run(stop, until_idle=True), daemon=True
+    )
+    thread.start()
+    deadline = time.monotonic() + 30
+    while len(faulty.accepted) < arrived and time.monotonic() < deadline:
+        time.sleep(0.01)
+    acted = time.monotonic()
+    action()
+    thread.join(timeout=30)
+    assert not thread.is_alive()
+    return time.monotonic() - acted
+
+
+def test_a_running_sender_gives_back_a_paused_sends_claimed_rows_within_seconds(
+    sending_app: Flask, editors: Editors, faulty: FaultySMTP, client: FlaskClient
+) -> None:
+    send = start_send(editors, [make_audience(150)], utcnow())
+    login(client, editors.approver)
+
+    took = sending_until(
+        sending_app, faulty, 10, lambda: client.post(f"/admin/sends/{send.id}/pause")
+    )
+
+    # The whole batch was claimed at once; what had not begun was given back.
+    assert took < 5
+    went = len(faulty.accepted)
+    assert 10 <= went < 150
+    counts = Counter(statuses(send).values())
+    assert counts == {DeliveryStatus.SENT: went, DeliveryStatus.QUEUED: 150 - went}
+    client.post(f"/admin/sends/{send.id}/resume")
+    send_batches(sending_app)
+    assert faulty.copies() == {reader_address(n): 1 for n in range(150)}
+
+
+def test_a_running_sender_cancels_a_cancelled_sends_claimed_rows(
+    sending_app: Flask, editors: Editors, faulty: FaultySMTP, client: FlaskClient
+) -> None:
+    send = start_send(editors, [make_audience(150)], utcnow())
+    login(client, editors.approver)
+
+    sending_until(
+        sending_app, faulty, 10, lambda: client.post(f"/admin/sends/{send.id}/cancel")
+    )
+
+    went = len(faulty.accepted)
+    counts = Counter(statuses(send).values())
+    assert counts == {DeliveryStatus.SENT: went, DeliveryStatus.CANCELLED: 150 - went}
+
+
+def test_a_stopped_sender_hands_its_claimed_rows_to_the_next_at_once(
+    sending_app: Flask, editors: Editors, faulty: FaultySMTP
+) -> None:
+    now = utcnow()
+    send = start_send(editors, [make_audience(150)], now)
+    stop = threading.Event()
+    faulty.handler.delay = 0.05
+    thread = threading.Thread(
+        target=lambda: Sender(sending_app).run(stop, until_idle=True), daemon=True
+    )
+    thread.start()
+    while len(faulty.accepted) < 10:
+        time.sleep(0.01)
+    stop.set()  # as SIGTERM does in `flask send worker`
+    thread.join(timeout=30)
+
+    assert not thread.is_alive()
+    assert DeliveryStatus.SENDING not in statuses(send).values()
+    # No lease to wait for: the next sender, at the same moment, sends the rest.
+    faulty.handler.delay = 0.0
+    send_batches(sending_app, now)
+    assert faulty.copies() == {reader_address(n): 1 for n in range(150)}

@@ -366,3 +366,17 @@ def test_send_again_to_those_who_failed_sends_to_exactly_those(
     assert set(statuses(send).values()) == {DeliveryStatus.SENT}
     assert tick(utcnow()).finished == [send.id]
     assert db.session.get(Delivery, deliveries(send)[refused[0]].id) is not None
+
+
+def test_over_starttls_every_reader_gets_one_message_over_reused_connections(
+    sending_app: Flask, editors: Editors, tls_server: FaultySMTP
+) -> None:
+    sending_app.config.update(MAIL_PORT=tls_server.port, MAIL_USE_TLS=True)
+    send = start_send(editors, [make_audience(60)], utcnow())
+
+    send_batches(sending_app)
+
+    assert set(statuses(send).values()) == {DeliveryStatus.SENT}
+    assert tls_server.copies() == {reader_address(n): 1 for n in range(60)}
+    # Two connections (SEND_CONCURRENCY), each opened once and kept for the rest.
+    assert tls_server.sessions == 2

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from service.mail import sessions
 from service.mail.sessions import Phase, SMTPSession
 from tests.delivery.faults import FaultySMTP
 
@@ -93,3 +94,55 @@ def test_a_connection_cut_after_the_dot_is_told_as_such(server: FaultySMTP) -> N
 
     assert (cut.code, cut.phase) == (0, Phase.AFTER_DOT)
     assert after.accepted
+
+
+def test_over_starttls_large_messages_arrive_whole_on_one_connection(
+    tls_server: FaultySMTP,
+) -> None:
+    # Far larger than a socket takes at once: written in many partial TLS writes.
+    line = b"Een regel tekst die precies zo lang is als een gewone regel.=\r\n"
+    big = b"Subject: Groot\r\n\r\n" + line * 30_000 + b".Een punt vooraan.\r\n"
+    plain = SMTPSession("127.0.0.1", tls_server.port)
+    refused = plain.deliver("nieuws@postbode.nl", "een@example.nl", MESSAGE)
+    plain.close()
+    session = SMTPSession("127.0.0.1", tls_server.port, use_tls=True)
+    replies = [
+        session.deliver("nieuws@postbode.nl", f"lezer{n}@example.nl", big)
+        for n in range(3)
+    ]
+    session.close()
+
+    assert (refused.code, refused.phase) == (530, Phase.MAIL)  # no STARTTLS, no mail
+    assert all(reply.accepted for reply in replies), replies
+    assert [m.rcpt_tos for m in tls_server.accepted] == [
+        (f"lezer{n}@example.nl",) for n in range(3)
+    ]
+    assert all(m.raw == big for m in tls_server.accepted)
+
+
+def test_a_connection_left_idle_is_opened_afresh_before_the_next_message(
+    server: FaultySMTP, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    session = SMTPSession("127.0.0.1", server.port)
+    first = session.deliver("nieuws@postbode.nl", "een@example.nl", MESSAGE)
+    # Relays close idle connections; one idle longer than the limit is not trusted.
+    monkeypatch.setattr(sessions, "IDLE_LIMIT", 0.0)
+    second = session.deliver("nieuws@postbode.nl", "twee@example.nl", MESSAGE)
+    session.close()
+
+    assert first.accepted and second.accepted
+    assert server.sessions == 2
+
+
+def test_a_server_that_does_not_answer_in_time_leaves_the_message_uncertain(
+    server: FaultySMTP,
+) -> None:
+    server.handler.delay = 2.0  # the final reply comes after two seconds
+    session = SMTPSession("127.0.0.1", server.port, timeout=0.5)
+
+    late = session.deliver("nieuws@postbode.nl", "een@example.nl", MESSAGE)
+    session.close()
+
+    # Everything was written; whether it was taken is unknown.
+    assert (late.code, late.phase) == (0, Phase.AFTER_DOT)
+    assert "timed out" in late.text
