@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import socket
 import threading
 import time
@@ -80,6 +81,9 @@ log = logging.getLogger(__name__)
 LEASE = timedelta(minutes=5)
 #: results are written after this many messages (see the module docstring)
 RESULT_GROUP = 20
+#: groups of results that may wait to be written while the connections go on: one
+#: being written, one filling up
+UNWRITTEN_GROUPS = 2
 #: rows claimed at a time (at least; more with many connections): each claim is one
 #: transaction, and its fixed cost is shared by the batch
 BATCH = 200
@@ -111,6 +115,14 @@ _STREAK_GROWS = (
     .where(_SENDS.c.id == bindparam("send_id"))
     .values(failure_streak=_SENDS.c.failure_streak + bindparam("failures"))
     .returning(_SENDS.c.failure_streak)
+)
+#: a group that ended in a success: the streak is 0, and mostly it was already, so
+#: the send's row is written (and locked until the commit) only when it was not;
+#: senders writing groups at once would otherwise queue behind each other's lock
+_STREAK_ENDS = (
+    update(_SENDS)
+    .where(_SENDS.c.id == bindparam("send_id"), _SENDS.c.failure_streak != 0)
+    .values(failure_streak=0)
 )
 
 
@@ -382,8 +394,9 @@ class Sender:
     def run(self, stop: threading.Event, *, until_idle: bool = False) -> int:
         """Send until `stop` is set (or, with until_idle, until nothing is due).
 
-        Claimed rows are topped up to a batch while half a batch still waits, so
-        the connections never wait for the bookkeeping. Once stopped, the messages
+        The database work (claiming, writing outcomes) runs in a thread of its
+        own, so the connections go on while it waits for the database. Rows are
+        claimed again while half a batch still waits. Once stopped, the messages
         under way are finished and written down, and what was claimed but not
         begun is given back at once for another sender.
         """
@@ -394,18 +407,18 @@ class Sender:
                 self.close()
 
     def step(self, now: datetime) -> int:
-        """Claim one batch at `now`, send it and write it down; return its size."""
-        claimed = self._claim(self.batch_size, now)
-        if claimed:
-            self._pump(threading.Event(), until_idle=True, at=now)
-        return claimed
+        """Claim one batch at `now`, send it and write it down; return its size.
+
+        Everything happens in the calling thread, at `now` (for tests and tools).
+        """
+        return self._pump(threading.Event(), until_idle=True, at=now)
 
     def close(self) -> None:
         """Give back what was claimed but not begun; close every connection."""
         if self._ready:
             try:
                 db.session.rollback()  # after an error the transaction is spoilt
-                self._give_back(list(self._ready), utcnow())
+                self._give_back(list(self._ready))
             except Exception:  # noqa: BLE001 - the leases run out instead
                 log.exception("giving back %s deliveries failed", len(self._ready))
             self._ready.clear()
@@ -416,54 +429,100 @@ class Sender:
     def _pump(
         self, stop: threading.Event, *, until_idle: bool, at: datetime | None = None
     ) -> int:
-        """Keep the connections busy and write outcomes down until there is no more.
+        """Keep the connections busy and the books up to date until there is no more.
 
-        With `at` (step), nothing more is claimed and outcomes are written at that
-        moment. Returns how many deliveries were claimed.
+        With `at` (step), one batch is claimed and its outcomes written at that
+        moment, all in this thread. Returns how many deliveries were claimed.
         """
-        config = self.app.config
         if not self._sessions:
-            self._sessions = [open_session(config) for _ in range(self.concurrency)]
-        sessions = self._sessions
+            self._sessions = [
+                open_session(self.app.config) for _ in range(self.concurrency)
+            ]
+        books = _Books(self, threaded=at is None)
+        try:
+            return self._drive(books, stop, until_idle=until_idle, at=at)
+        finally:
+            books.close()
+
+    def _drive(  # noqa: C901, PLR0912, PLR0915 - one loop, its states side by side
+        self,
+        books: _Books,
+        stop: threading.Event,
+        *,
+        until_idle: bool,
+        at: datetime | None,
+    ) -> int:
+        sessions, ready = self._sessions, self._ready
         under_way: list[Job | None] = [None] * len(sessions)
-        ready, results = self._ready, []
-        #: outcomes not written down yet may never exceed this (the crash bound)
-        bound = RESULT_GROUP + len(sessions)
-        claimed, idle_claim, checked = 0, False, time.monotonic()
-        oldest = 0.0  #: when the oldest outcome not yet written came in
+        results: list[Result] = []
+        #: messages accepted (or under way) whose outcome is not written yet; never
+        #: more than this (the crash bound in the module docstring)
+        bound = UNWRITTEN_GROUPS * RESULT_GROUP + len(sessions)
+        claimed = unwritten = 0
+        claiming = checking = idle_claim = asked = dry = claimed_when_done = False
+        checked = time.monotonic()
+        oldest = 0.0  #: when the oldest outcome not yet handed to the books came in
         while True:
+            for kind, payload in books.answers():
+                if kind == "claimed":
+                    claiming = False
+                    count, items = payload
+                    claimed += count
+                    ready.extend(items)
+                    dry = count == 0
+                    # Nothing due even with nothing left to do: idle.
+                    idle_claim = dry and claimed_when_done
+                elif kind == "recorded":
+                    unwritten -= payload
+                elif kind == "stopped":
+                    checking = False
+                    gone = [item for item in ready if item.send.id in payload]
+                    if gone:
+                        kept = [item for item in ready if item.send.id not in payload]
+                        ready.clear()
+                        ready.extend(kept)
+                        books.ask("give_back", gone)
             busy = sum(job is not None for job in under_way)
             clock = time.monotonic()
             if results and (
                 len(results) >= RESULT_GROUP or not busy or clock - oldest > 1.0
             ):
-                self.record(results, at or utcnow())
-                results.clear()
+                books.ask("record", results, at)
+                unwritten += len(results)
+                results = []
             if stop.is_set() and ready:
-                self._give_back(list(ready), utcnow())
+                books.ask("give_back", list(ready))
                 ready.clear()
-            elif ready and clock - checked > 1.0:
-                checked = clock  # a pause or cancel takes effect within a second
-                self._drop_stopped()
+            elif ready and not checking and clock - checked > 1.0:
+                # A pause or cancel takes effect within a second.
+                checked, checking = clock, True
+                books.ask("check", {item.send.id for item in ready})
+            everything_done = not (busy or ready or results or unwritten)
+            # A step claims once; a run again while half a batch waits, after an
+            # empty claim only once everything is done (outcomes may queue rows
+            # again), and once idle only after a pause.
+            may_claim = (
+                not asked if at else (not dry or everything_done) and not idle_claim
+            )
             if (
-                at is None
+                may_claim
+                and not claiming
                 and not stop.is_set()
                 and len(ready) <= self.batch_size // 2
-                and (not idle_claim or not (busy or ready or results))
             ):
-                got = self._claim(self.batch_size - len(ready), utcnow())
-                claimed += got
-                # After an empty claim, try again only once everything is done.
-                idle_claim = got == 0
-            if not busy and not ready and not results:
+                claiming = asked = True
+                claimed_when_done = everything_done
+                books.ask("claim", self.batch_size - len(ready), at)
+                continue
+            if everything_done and not (claiming or checking):
                 if stop.is_set() or (until_idle and (idle_claim or at is not None)):
                     return claimed
                 stop.wait(1.0)
-                idle_claim = False
+                idle_claim = dry = False
                 continue
             now = time.time()
             for index, session in enumerate(sessions):
-                if not ready or busy + len(results) >= bound:
+                if not ready or busy + len(results) + unwritten >= bound:
                     break
                 if under_way[index] is not None or ready[0].not_before > now:
                     continue
@@ -475,18 +534,19 @@ class Sender:
                 else:
                     oldest = oldest if results else time.monotonic()
                     results.append(Result(item.delivery, job.message_id, reply))
-            for index, reply in self._wait(under_way, ready):
+            for index, reply in self._wait(under_way, ready, books):
                 job = under_way[index]
                 under_way[index] = None
                 oldest = oldest if results else time.monotonic()
                 results.append(Result(job.delivery, job.message_id, reply))
 
     def _wait(
-        self, under_way: list[Job | None], ready: deque[Ready]
+        self, under_way: list[Job | None], ready: deque[Ready], books: _Books
     ) -> list[tuple[int, Reply]]:
-        """Wait for the connections' sockets; return the replies that came in."""
+        """Wait for the sockets or the books; return the replies that came in."""
         sessions = self._sessions
-        readers, writers, pending = [], [], []
+        readers: list[Any] = [books] if books.threaded else []
+        writers, pending = [], []
         deadline = 1.0
         clock = time.monotonic()
         for index, job in enumerate(under_way):
@@ -501,12 +561,14 @@ class Sender:
             deadline = min(deadline, max(0.0, session.deadline - clock))
         if ready and not all(under_way):
             deadline = min(deadline, max(0.0, ready[0].not_before - time.time()))
-        if pending:
+        if pending or books.has_answers():
             deadline = 0.0
         if not readers:
             time.sleep(deadline)
             return []
         readable, writable, _ = wait_for_sockets(readers, writers, [], deadline)
+        if books in readable:
+            books.woken()
         replies = []
         readable_ids = {id(s) for s in readable} | {id(sessions[i]) for i in pending}
         writable_ids = {id(s) for s in writable}
@@ -525,10 +587,10 @@ class Sender:
                 replies.append((index, reply))
         return replies
 
-    # -- claiming ---------------------------------------------------------------
+    # -- the books (the database work) ------------------------------------------
 
-    def _claim(self, limit: int, now: datetime) -> int:
-        """Claim up to `limit` rows and make them ready; return how many were claimed.
+    def _claim(self, limit: int, now: datetime) -> tuple[int, list[Ready]]:
+        """Claim up to `limit` rows; return how many, and those that may go.
 
         One transaction: the claim, the readers, what must not be sent set aside,
         and the rate slots for the rest.
@@ -536,7 +598,7 @@ class Sender:
         batch = claim(self.owner, limit, now, commit=False)
         if not batch:
             db.session.commit()
-            return 0
+            return 0, []
         sends = self._facts({c.send_id for c in batch})
         ids = [c.subscriber_id for c in batch]
         readers = {
@@ -583,11 +645,10 @@ class Sender:
         )
         first = reserve(len(going), self.rate, commit=False) if going else 0.0
         db.session.commit()
-        self._ready.extend(
+        return len(batch), [
             Ready(delivery, send, reader, first + i / self.rate)
             for i, (delivery, send, reader) in enumerate(going)
-        )
-        return len(batch)
+        ]
 
     def _facts(self, send_ids: set[int]) -> dict[int, SendFacts]:
         """Return what is needed of these sends, reading the new ones once."""
@@ -603,23 +664,19 @@ class Sender:
                 )
         return self._sends
 
-    def _drop_stopped(self) -> None:
-        """Give back the waiting rows of sends paused or cancelled meanwhile."""
+    def _stopped(self, send_ids: set[int]) -> set[int]:
+        """Return which of these sends are no longer sending (paused, cancelled)."""
         running = set(running_sends())
         db.session.commit()
-        stopped = [item for item in self._ready if item.send.id not in running]
-        if stopped:
-            self._give_back(stopped, utcnow())
-            kept = [item for item in self._ready if item.send.id in running]
-            self._ready.clear()
-            self._ready.extend(kept)
+        return send_ids - running
 
-    def _give_back(self, items: list[Ready], now: datetime) -> None:
+    def _give_back(self, items: list[Ready]) -> None:
         """Release claimed rows that were not begun, as they were before the claim.
 
         A row of a cancelled send is cancelled, as the cancel did with its queued
         rows; the others wait again (for the next sender, or this one resumed).
         """
+        now = utcnow()
         cancelled = set(
             db.session.scalars(
                 select(Send.id).where(
@@ -758,7 +815,10 @@ class Sender:
 
     def _deliver(self, session: Connection, job: Job) -> Reply | None:
         """Start one message on a connection (None while its replies are to come)."""
-        return session.start(job.envelope_from, job.recipient, job.message)
+        # Frozen messages write a leading dot as =2E: there is nothing to double.
+        return session.start(
+            job.envelope_from, job.recipient, job.message, dot_free=True
+        )
 
     # -- recording ------------------------------------------------------------
 
@@ -834,6 +894,9 @@ class Sender:
     ) -> list[int]:
         paused = []
         for send_id, (got_through, failures) in streaks.items():
+            if got_through and not failures:
+                db.session.execute(_STREAK_ENDS, {"send_id": send_id})
+                continue
             # A success in this group ends the streak; failures after it start anew.
             statement = _STREAK_RESTART if got_through else _STREAK_GROWS
             streak = db.session.execute(
@@ -851,3 +914,115 @@ class Sender:
                 if stopped.rowcount:
                     paused.append(send_id)
         return paused
+
+
+class _Books:
+    """A sender's database work: in threads of their own, or at once (for step).
+
+    Claiming a batch and writing a group of outcomes wait for the database: on
+    PostgreSQL a round trip per statement and the commit's flush to disk, on
+    SQLite sometimes another sender's write lock. In threads of their own, each
+    with a session of its own, the connections go on meanwhile; the sending thread
+    asks (`ask`) and picks up the answers (`answers`), woken through a pipe. On
+    PostgreSQL outcomes are written on a connection of their own, beside the
+    claims, so one commit's flush does not hold up the other; SQLite writes one
+    transaction at a time anyway, so there one thread does both.
+    """
+
+    def __init__(self, sender: Sender, *, threaded: bool) -> None:
+        self.sender = sender
+        self.threaded = threaded
+        self._answers: deque[tuple[str, Any]] = deque()
+        if threaded:
+            self._wake_read, self._wake_write = os.pipe()
+            os.set_blocking(self._wake_read, False)
+            lanes = 2 if db.engine.dialect.name == "postgresql" else 1
+            self._lanes: list[queue.SimpleQueue[tuple[str, tuple] | None]] = [
+                queue.SimpleQueue() for _ in range(lanes)
+            ]
+            self._threads = [
+                threading.Thread(
+                    target=self._serve,
+                    args=(lane,),
+                    name=f"sender-books-{number}",
+                    daemon=True,
+                )
+                for number, lane in enumerate(self._lanes)
+            ]
+            for thread in self._threads:
+                thread.start()
+
+    def ask(self, kind: str, *args: Any) -> None:
+        """Ask for `kind` of work; its answer comes through `answers()`."""
+        if self.threaded:
+            # Outcomes go in the last lane: their own on PostgreSQL.
+            self._lanes[-1 if kind == "record" else 0].put((kind, args))
+        else:
+            self._answers.append(self._do(kind, args))
+
+    def answers(self) -> list[tuple[str, Any]]:
+        """Return the answers that came in; raise what failed in the books."""
+        taken = []
+        while self._answers:
+            kind, payload = self._answers.popleft()
+            if kind == "failed":
+                raise payload
+            taken.append((kind, payload))
+        return taken
+
+    def has_answers(self) -> bool:
+        return bool(self._answers)
+
+    def fileno(self) -> int:
+        """Return the pipe that becomes readable when an answer comes in."""
+        return self._wake_read
+
+    def woken(self) -> None:
+        """Empty the pipe after it woke the sending thread."""
+        try:
+            while os.read(self._wake_read, 4096):
+                pass
+        except BlockingIOError:
+            pass
+
+    def close(self) -> None:
+        """Finish what was asked, then stop the thread."""
+        if not self.threaded:
+            return
+        for lane in self._lanes:
+            lane.put(None)
+        for thread in self._threads:
+            thread.join()
+        for answer in self._answers:
+            if answer[0] == "failed":
+                log.error("the sender's books failed at the end: %s", answer[1])
+        os.close(self._wake_read)
+        os.close(self._wake_write)
+
+    def _do(self, kind: str, args: tuple) -> tuple[str, Any]:
+        sender = self.sender
+        if kind == "claim":
+            limit, at = args
+            return "claimed", sender._claim(limit, at or utcnow())
+        if kind == "record":
+            results, at = args
+            sender.record(results, at or utcnow())
+            return "recorded", len(results)
+        if kind == "check":
+            return "stopped", sender._stopped(*args)
+        sender._give_back(*args)
+        return "given back", None
+
+    def _serve(self, lane: queue.SimpleQueue[tuple[str, tuple] | None]) -> None:
+        with self.sender.app.app_context():
+            try:
+                while (request := lane.get()) is not None:
+                    try:
+                        answer = self._do(*request)
+                    except Exception as error:  # noqa: BLE001 - raised in the sender
+                        db.session.rollback()
+                        answer = ("failed", error)
+                    self._answers.append(answer)
+                    os.write(self._wake_write, b"!")
+            finally:
+                db.session.remove()

@@ -58,7 +58,14 @@ class Session(Protocol):
     def deliver(self, envelope_from: str, recipient: str, message: bytes) -> Reply:
         """Hand over one message and say how it went (never raises)."""
 
-    def start(self, envelope_from: str, recipient: str, message: bytes) -> Reply | None:
+    def start(
+        self,
+        envelope_from: str,
+        recipient: str,
+        message: bytes,
+        *,
+        dot_free: bool = False,
+    ) -> Reply | None:
         """Begin handing over one message; return its reply if it is already known."""
 
     def close(self) -> None:
@@ -180,11 +187,20 @@ class SMTPSession:
         sock = self._sock
         return isinstance(sock, ssl.SSLSocket) and sock.pending() > 0
 
-    def start(self, envelope_from: str, recipient: str, message: bytes) -> Reply | None:
+    def start(
+        self,
+        envelope_from: str,
+        recipient: str,
+        message: bytes,
+        *,
+        dot_free: bool = False,
+    ) -> Reply | None:
         """Send the envelope of one message; return a reply if it ends at once.
 
         Opening the connection (EHLO, STARTTLS, AUTH) waits; after that nothing
-        does. Returns None while the server's replies are still to come.
+        does. Returns None while the server's replies are still to come. With
+        `dot_free` the caller vouches that no line starts with a dot (a frozen
+        message, see service/mail/frozen.py), so the content is not searched.
         """
         self._phase = Phase.CONNECT
         self._refused = None
@@ -194,7 +210,11 @@ class SMTPSession:
             if self._sock is None:
                 self._connect()
             self._phase = Phase.MAIL
-            self._message = message
+            self._message = (
+                message + b".\r\n"
+                if dot_free and message.endswith(b"\r\n")
+                else dot_stuffed(message)
+            )
             self._dot_queued = self._dot_sent = False
             self._envelope = (
                 f"MAIL FROM:<{envelope_from}>\r\n".encode("ascii"),
@@ -342,7 +362,7 @@ class SMTPSession:
         elif step == _DATA and self._refused is None:
             self._phase = Phase.DATA
             self._dot_queued = True
-            self._send(dot_stuffed(self._message), _DOT)
+            self._send(self._message, _DOT)
         elif self._refused is not None and not self._awaiting:
             if step == _DATA and code == 354:
                 # The server took DATA after a refused MAIL or RCPT (RFC 2920 §3.1
@@ -415,7 +435,14 @@ class OutboxSession:
         temporary.rename(path)
         return Reply(250, "stored in the outbox", Phase.DONE)
 
-    def start(self, envelope_from: str, recipient: str, message: bytes) -> Reply:
+    def start(
+        self,
+        envelope_from: str,
+        recipient: str,
+        message: bytes,
+        *,
+        dot_free: bool = False,  # noqa: ARG002 - a file has no dots to double
+    ) -> Reply:
         """Write the message at once (there is nothing to wait for)."""
         return self.deliver(envelope_from, recipient, message)
 
