@@ -316,7 +316,7 @@ class Sample:
 
 def sample_issue(instance: Path, port: int, concurrency: int) -> tuple[Any, Sample]:
     """Render the issue on a scratch SQLite file; build one message as the engine."""
-    from service.delivery.engine import Claimed, Sender
+    from service.delivery.engine import Claimed, Ready, Sender
     from service.delivery.operations import start_send
     from service.extensions import db
 
@@ -342,9 +342,9 @@ def sample_issue(instance: Path, port: int, concurrency: int) -> tuple[Any, Samp
             id=1, uid=uid, email=email, name=name, tracking_consent=False
         )
         sender = Sender(app)
-        job = sender._job(
-            send_row, Claimed(1, send_row.id, 1, 0, 0, False, None), row, app.config
-        )
+        facts = sender._facts({send_row.id})[send_row.id]
+        claimed = Claimed(1, send_row.id, 1, 0, 0, False, None)
+        job = sender._job(Ready(claimed, facts, row, 0.0))
         sender.close()
         sample = Sample(
             rendered=rendered,

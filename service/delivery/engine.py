@@ -6,9 +6,13 @@ several machines). A claim is one UPDATE … RETURNING of due rows: on PostgreSQ
 candidate rows are picked with FOR UPDATE SKIP LOCKED, on SQLite the single writer
 makes the UPDATE atomic. Each claimed row carries a lease; a sender that dies lets
 its leases run out and another takes the rows again. Results are written every
-RESULT_GROUP messages, so after a crash at most RESULT_GROUP + concurrency messages
-were accepted by the server without being recorded: those are the only ones that
-can arrive twice.
+RESULT_GROUP messages, and a sender goes on while at most UNWRITTEN_GROUPS groups
+wait to be written: after a crash at most UNWRITTEN_GROUPS × RESULT_GROUP +
+concurrency messages were accepted by the server without being recorded. Those are
+the only ones that can arrive twice.
+
+One thread sends (non-blocking sockets, see service/mail/sessions.py); the database
+work runs beside it in `_Books`.
 """
 
 from __future__ import annotations

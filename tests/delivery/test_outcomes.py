@@ -380,3 +380,26 @@ def test_over_starttls_every_reader_gets_one_message_over_reused_connections(
     assert tls_server.copies() == {reader_address(n): 1 for n in range(60)}
     # Two connections (SEND_CONCURRENCY), each opened once and kept for the rest.
     assert tls_server.sessions == 2
+
+
+def test_a_group_of_successes_ends_a_run_of_failures_so_later_ones_start_anew(
+    sending_app: Flask, editors: Editors, faulty: FaultySMTP
+) -> None:
+    sending_app.config["SEND_PAUSE_AFTER_FAILURES"] = 5
+    send = start_send(editors, [make_audience(60)], utcnow())
+    # The last four of the first group of 20 and of the third are refused; the
+    # second group goes through whole. Eight failures, never five in a row.
+    refused = {reader_address(n) for n in (*range(16, 20), *range(56, 60))}
+
+    def some_refused(moment: Moment) -> str | None:
+        hit = moment.phase == "rcpt" and moment.recipient in refused
+        return "550 5.1.1 User unknown" if hit else None
+
+    faulty.add_rule(some_refused)
+    # One connection: the messages go (and are recorded) in claim order.
+    send_batches(sending_app, batches=1, batch_size=60, concurrency=1)
+
+    db.session.refresh(send)
+    assert send.status == SendStatus.SENDING
+    assert send.failure_streak == 4
+    assert list(statuses(send).values()).count(DeliveryStatus.FAILED) == 8
