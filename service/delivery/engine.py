@@ -37,7 +37,6 @@ from sqlalchemy import (
     bindparam,
     case,
     false,
-    or_,
     select,
     true,
     union_all,
@@ -192,11 +191,12 @@ def sender_name() -> str:
 def _due(send: Any) -> list[Any]:
     """Return the three ranges of a send's due rows, each in id order (bound later).
 
-    The (send_id, status) index holds each range in id order, so each part reads at
-    most :limit rows; one query over every send and status made SQLite read and sort
-    every queued row for each batch instead (580 ms per batch at a million
-    recipients, see docs/benchmarks.md). No time condition on queued rows: with one,
-    SQLite prefers the (status, next_attempt_at) index and sorts them all by id.
+    The (send_id, status, id) index holds each range in id order, so each part reads
+    at most :limit rows; one query over every send and status read and sorted every
+    queued row for each batch instead (580 ms per batch at a million recipients on
+    SQLite; on PostgreSQL it scanned past every row already sent). No time condition
+    on queued rows: with one, SQLite prefers the (status, next_attempt_at) index and
+    sorts them all by id.
     """
     d = _DELIVERIES.c
     return [
@@ -204,66 +204,19 @@ def _due(send: Any) -> list[Any]:
         .where(d.send_id == send, d.status == status, moment)
         .order_by(d.id)
         .limit(bindparam("limit"))
-        .subquery()
-        .select()
+        # Taken in this order where they are taken one after the other: rows a
+        # dead sender left first, then those whose retry is due, then new ones.
         for status, moment in (
-            (DeliveryStatus.QUEUED, true()),
-            (DeliveryStatus.DEFERRED, d.next_attempt_at <= bindparam("now")),
             (DeliveryStatus.SENDING, d.lease_expires_at < bindparam("now")),
+            (DeliveryStatus.DEFERRED, d.next_attempt_at <= bindparam("now")),
+            (DeliveryStatus.QUEUED, true()),
         )
     ]
 
 
-@lru_cache(maxsize=16)
-def _claim_statement(dialect: str, sends: int) -> Any:
-    """Return the claiming UPDATE … RETURNING, built once per dialect and send count.
-
-    Built once, SQLAlchemy compiles it once: building it per batch cost more than
-    SQLite took to run it. On PostgreSQL the due rows are picked with FOR UPDATE
-    SKIP LOCKED. On SQLite, with one writer at a time, they are picked in a subquery
-    of the UPDATE itself, not a SELECT before it: as one statement it runs under the
-    write lock, so two senders never pick the same rows and come away with nothing.
-    """
-    d, sends_table = _DELIVERIES, _SENDS
-    running = select(sends_table.c.id).where(sends_table.c.status == SendStatus.SENDING)
-    now = bindparam("now")
-    if dialect == "postgresql":
-        # A queued row is always due: it is queued when a send starts or to go
-        # again at once; only deferred rows wait for their moment.
-        due = (
-            select(d.c.id)
-            .where(
-                d.c.send_id.in_(running),
-                or_(
-                    d.c.status == DeliveryStatus.QUEUED,
-                    and_(
-                        d.c.status == DeliveryStatus.DEFERRED,
-                        d.c.next_attempt_at <= now,
-                    ),
-                    and_(
-                        d.c.status == DeliveryStatus.SENDING,
-                        d.c.lease_expires_at < now,
-                    ),
-                ),
-            )
-            .order_by(d.c.id)
-            .limit(bindparam("limit"))
-            .with_for_update(skip_locked=True)
-        )
-        chosen = d.c.id.in_(due.scalar_subquery())
-    else:
-        parts = [
-            part
-            for number in range(sends)
-            for part in _due(bindparam(f"send_{number}"))
-        ]
-        lowest = union_all(*parts).subquery() if parts else None
-        picked = (
-            select(lowest.c.id).order_by(lowest.c.id).limit(bindparam("limit"))
-            if lowest is not None
-            else select(d.c.id).where(false())
-        )
-        chosen = and_(d.c.id.in_(picked.scalar_subquery()), d.c.send_id.in_(running))
+def _taking(chosen: Any) -> Any:
+    """Return the UPDATE … RETURNING that puts the `chosen` rows under our lease."""
+    d = _DELIVERIES
     return (
         update(d)
         .where(chosen)
@@ -276,7 +229,7 @@ def _claim_statement(dialect: str, sends: int) -> Any:
             status=DeliveryStatus.SENDING,
             lease_owner=bindparam("owner"),
             lease_expires_at=bindparam("lease"),
-            updated_at=now,
+            updated_at=bindparam("now"),
         )
         .returning(
             d.c.id,
@@ -288,6 +241,43 @@ def _claim_statement(dialect: str, sends: int) -> Any:
             d.c.retrying_since,
         )
     )
+
+
+@lru_cache(maxsize=16)
+def _claim_statements(dialect: str, sends: int) -> list[Any]:
+    """Return the claiming statements, built once per dialect and running-send count.
+
+    Built once, SQLAlchemy compiles them once: building them per batch cost more
+    than SQLite took to run them. On SQLite one statement takes the lowest due rows
+    of every running send: the pick is a subquery of the UPDATE itself, so under
+    SQLite's one write lock two senders never pick the same rows and come away with
+    nothing. PostgreSQL allows no FOR UPDATE in a UNION, so there each range of one
+    send (bound as :send) is its own UPDATE, picking with FOR UPDATE SKIP LOCKED;
+    `claim` runs them in turn until the batch is full.
+    """
+    d = _DELIVERIES
+    if dialect == "postgresql":
+        return [
+            _taking(
+                d.c.id.in_(part.with_for_update(skip_locked=True).scalar_subquery())
+            )
+            for part in _due(bindparam("send"))
+        ]
+    running = select(_SENDS.c.id).where(_SENDS.c.status == SendStatus.SENDING)
+    parts = [
+        part.subquery().select()
+        for number in range(sends)
+        for part in _due(bindparam(f"send_{number}"))
+    ]
+    lowest = union_all(*parts).subquery() if parts else None
+    picked = (
+        select(lowest.c.id).order_by(lowest.c.id).limit(bindparam("limit"))
+        if lowest is not None
+        else select(d.c.id).where(false())
+    )
+    return [
+        _taking(and_(d.c.id.in_(picked.scalar_subquery()), d.c.send_id.in_(running)))
+    ]
 
 
 def running_sends() -> list[int]:
@@ -302,18 +292,22 @@ def claim(
 ) -> list[Claimed]:
     """Take up to `limit` due deliveries of running sends under a lease."""
     dialect = db.engine.dialect.name
-    params: dict[str, object] = {
-        "now": now,
-        "lease": now + LEASE,
-        "owner": owner,
-        "limit": limit,
-    }
-    sends = 0
-    if dialect != "postgresql":
-        running = running_sends()
-        sends = len(running)
+    running = running_sends()
+    params: dict[str, object] = {"now": now, "lease": now + LEASE, "owner": owner}
+    statements = _claim_statements(dialect, len(running))
+    rows: list[Any] = []
+    if dialect == "postgresql":
+        for send_id, statement in ((s, t) for s in running for t in statements):
+            left = limit - len(rows)
+            if left <= 0:
+                break
+            rows += db.session.execute(
+                statement, {**params, "send": send_id, "limit": left}
+            ).all()
+    else:
         params.update({f"send_{n}": send_id for n, send_id in enumerate(running)})
-    rows = db.session.execute(_claim_statement(dialect, sends), params).all()
+        [statement] = statements
+        rows = db.session.execute(statement, {**params, "limit": limit}).all()
     if commit:
         db.session.commit()
     return sorted((Claimed(*row) for row in rows), key=lambda c: c.id)
@@ -457,7 +451,8 @@ class Sender:
         at: datetime | None,
     ) -> int:
         sessions, ready = self._sessions, self._ready
-        under_way: list[Job | None] = [None] * len(sessions)
+        #: per connection, the messages under way on it, oldest first
+        under_way: list[deque[Job]] = [deque() for _ in sessions]
         results: list[Result] = []
         #: messages accepted (or under way) whose outcome is not written yet; never
         #: more than this (the crash bound in the module docstring)
@@ -486,7 +481,7 @@ class Sender:
                         ready.clear()
                         ready.extend(kept)
                         books.ask("give_back", gone)
-            busy = sum(job is not None for job in under_way)
+            busy = sum(len(jobs) for jobs in under_way)
             clock = time.monotonic()
             if results and (
                 len(results) >= RESULT_GROUP or not busy or clock - oldest > 1.0
@@ -528,35 +523,52 @@ class Sender:
             for index, session in enumerate(sessions):
                 if not ready or busy + len(results) + unwritten >= bound:
                     break
-                if under_way[index] is not None or ready[0].not_before > now:
+                jobs = under_way[index]
+                # An idle connection takes a message; with PIPELINING a busy one
+                # takes the next behind the content of the one under way.
+                if (jobs and not session.can_take_next) or ready[0].not_before > now:
                     continue
                 item = ready.popleft()
-                job, reply = self._begin(session, item)
-                if reply is None:
-                    under_way[index] = job
-                    busy += 1
-                else:
+                job, replies = self._begin(session, item)
+                if replies:
                     oldest = oldest if results else time.monotonic()
-                    results.append(Result(item.delivery, job.message_id, reply))
-            for index, reply in self._wait(under_way, ready, books):
-                job = under_way[index]
-                under_way[index] = None
+                    results.extend(
+                        Result(item.delivery, job.message_id, reply)
+                        for reply in replies
+                    )
+                else:
+                    jobs.append(job)
+                    busy += 1
+            for index, replies in self._wait(under_way, ready, books):
+                jobs = under_way[index]
                 oldest = oldest if results else time.monotonic()
-                results.append(Result(job.delivery, job.message_id, reply))
+                for reply in replies:
+                    # Replies come in the order the messages went.
+                    job = jobs.popleft()
+                    results.append(Result(job.delivery, job.message_id, reply))
 
     def _wait(
-        self, under_way: list[Job | None], ready: deque[Ready], books: _Books
-    ) -> list[tuple[int, Reply]]:
-        """Wait for the sockets or the books; return the replies that came in."""
+        self, under_way: list[deque[Job]], ready: deque[Ready], books: _Books
+    ) -> list[tuple[int, list[Reply]]]:
+        """Write what waits, wait for the sockets or the books; return replies.
+
+        Returns, per connection, the replies of the messages that are done.
+        """
         sessions = self._sessions
         readers: list[Any] = [books] if books.threaded else []
-        writers, pending = [], []
+        writers, pending, replies = [], [], []
         deadline = 1.0
         clock = time.monotonic()
-        for index, job in enumerate(under_way):
-            if job is None:
+        for index, jobs in enumerate(under_way):
+            if not jobs:
                 continue
             session = sessions[index]
+            if session.wants_write:
+                # A message's content and the next envelope go in one write.
+                broken = session.on_writable()
+                if broken:
+                    replies.append((index, broken))
+                    continue
             if session.has_buffered():  # TLS bytes select does not see
                 pending.append(index)
             readers.append(session)
@@ -565,30 +577,30 @@ class Sender:
             deadline = min(deadline, max(0.0, session.deadline - clock))
         if ready and not all(under_way):
             deadline = min(deadline, max(0.0, ready[0].not_before - time.time()))
-        if pending or books.has_answers():
+        if pending or replies or books.has_answers():
             deadline = 0.0
         if not readers:
             time.sleep(deadline)
-            return []
+            return replies
         readable, writable, _ = wait_for_sockets(readers, writers, [], deadline)
         if books in readable:
             books.woken()
-        replies = []
         readable_ids = {id(s) for s in readable} | {id(sessions[i]) for i in pending}
         writable_ids = {id(s) for s in writable}
-        for index, job in enumerate(under_way):
-            if job is None:
+        done = {index for index, _replies in replies}
+        for index, jobs in enumerate(under_way):
+            if not jobs or index in done:
                 continue
             session = sessions[index]
-            reply = None
+            got = []
             if id(session) in writable_ids:
-                reply = session.on_writable()
-            if reply is None and id(session) in readable_ids:
-                reply = session.on_readable()
-            if reply is None:
-                reply = session.expire()
-            if reply is not None:
-                replies.append((index, reply))
+                got = session.on_writable()
+            if not got and id(session) in readable_ids:
+                got = session.on_readable()
+            if not got:
+                got = session.expire()
+            if got:
+                replies.append((index, got))
         return replies
 
     # -- the books (the database work) ------------------------------------------
@@ -801,10 +813,8 @@ class Sender:
 
     # -- sending --------------------------------------------------------------
 
-    def _begin(
-        self, session: SMTPSession | OutboxSession, item: Ready
-    ) -> tuple[Job, Reply | None]:
-        """Build a message and hand it to a connection; a reply if it ended at once."""
+    def _begin(self, session: Connection, item: Ready) -> tuple[Job, list[Reply]]:
+        """Build a message and hand it to a connection; its reply if it ends at once."""
         job = Job(item.delivery, "", "", b"", "")
         try:
             job = self._job(item)
@@ -812,13 +822,14 @@ class Sender:
         except Exception as error:  # noqa: BLE001 - a bug must not stop the sender
             # Sessions report SMTP and network failures as replies; anything else is
             # our fault. Deferred, the message is tried again (and given up after
-            # SEND_GIVE_UP_HOURS); the connection starts afresh.
+            # SEND_GIVE_UP_HOURS); an idle connection starts afresh.
             log.exception("sending delivery %s failed", item.delivery.id)
-            session.close()
-            return job, Reply(0, f"internal error: {error}"[:400], Phase.CONNECT)
+            if not session.busy:
+                session.close()
+            return job, [Reply(0, f"internal error: {error}"[:400], Phase.CONNECT)]
 
-    def _deliver(self, session: Connection, job: Job) -> Reply | None:
-        """Start one message on a connection (None while its replies are to come)."""
+    def _deliver(self, session: Connection, job: Job) -> list[Reply]:
+        """Start one message on a connection ([] while its replies are to come)."""
         # Frozen messages write a leading dot as =2E: there is nothing to double.
         return session.start(
             job.envelope_from, job.recipient, job.message, dot_free=True
@@ -928,19 +939,24 @@ class _Books:
     SQLite sometimes another sender's write lock. In threads of their own, each
     with a session of its own, the connections go on meanwhile; the sending thread
     asks (`ask`) and picks up the answers (`answers`), woken through a pipe. On
-    PostgreSQL outcomes are written on a connection of their own, beside the
-    claims, so one commit's flush does not hold up the other; SQLite writes one
-    transaction at a time anyway, so there one thread does both.
+    PostgreSQL claims and each of the groups of outcomes that may wait are written
+    on connections of their own, so one commit's flush does not hold up the
+    others; SQLite writes one transaction at a time anyway, so there one thread
+    does it all.
     """
 
     def __init__(self, sender: Sender, *, threaded: bool) -> None:
         self.sender = sender
         self.threaded = threaded
         self._answers: deque[tuple[str, Any]] = deque()
+        self._groups = 0
         if threaded:
             self._wake_read, self._wake_write = os.pipe()
             os.set_blocking(self._wake_read, False)
-            lanes = 2 if db.engine.dialect.name == "postgresql" else 1
+            # PostgreSQL: claims in one lane, outcomes in two, so that both groups
+            # that may wait (UNWRITTEN_GROUPS) are written at once.
+            postgresql = db.engine.dialect.name == "postgresql"
+            lanes = 1 + UNWRITTEN_GROUPS if postgresql else 1
             self._lanes: list[queue.SimpleQueue[tuple[str, tuple] | None]] = [
                 queue.SimpleQueue() for _ in range(lanes)
             ]
@@ -959,8 +975,12 @@ class _Books:
     def ask(self, kind: str, *args: Any) -> None:
         """Ask for `kind` of work; its answer comes through `answers()`."""
         if self.threaded:
-            # Outcomes go in the last lane: their own on PostgreSQL.
-            self._lanes[-1 if kind == "record" else 0].put((kind, args))
+            lane = 0
+            if kind == "record" and len(self._lanes) > 1:
+                # Outcomes take turns in the lanes after the first (PostgreSQL).
+                self._groups += 1
+                lane = 1 + self._groups % (len(self._lanes) - 1)
+            self._lanes[lane].put((kind, args))
         else:
             self._answers.append(self._do(kind, args))
 

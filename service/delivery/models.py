@@ -109,9 +109,10 @@ class Delivery(Base):
     __tablename__ = "deliveries"
     __table_args__ = (
         UniqueConstraint("send_id", "subscriber_id"),
-        # The claim query: due rows of a send by status and time.
+        # Due rows by status and time, and by send and status in id order (the
+        # claim; the id in the index keeps PostgreSQL from sorting, see 0008).
         Index("ix_deliveries_claim", "status", "next_attempt_at"),
-        Index("ix_deliveries_send_status", "send_id", "status"),
+        Index("ix_deliveries_send_status", "send_id", "status", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 
 class Phase(StrEnum):
@@ -65,7 +65,7 @@ class Session(Protocol):
         message: bytes,
         *,
         dot_free: bool = False,
-    ) -> Reply | None:
+    ) -> list[Reply]:
         """Begin handing over one message; return its reply if it is already known."""
 
     def close(self) -> None:
@@ -104,12 +104,29 @@ class _Broken(Exception):
     """The connection failed or the server said something that is not SMTP."""
 
 
+@dataclass(eq=False)
+class _Transaction:
+    """One message on a connection: its envelope, its content and how it goes."""
+
+    envelope: tuple[bytes, bytes]  #: the MAIL and RCPT commands
+    content: bytes  #: what follows the 354: dot-stuffed, with the final dot
+    phase: Phase = Phase.MAIL
+    refused: Reply | None = None
+    #: where the final dot ends in the connection's output (0: not queued yet)
+    dot_end: int = 0
+
+
 @dataclass
 class SMTPSession:
     """One reused connection to the relay; reconnects after an error.
 
     With PIPELINING (RFC 2920) MAIL, RCPT and DATA go in one write and their
-    replies are read in order: two round trips a message instead of four.
+    replies are read in order; and once a message's content is out, the next
+    message's MAIL, RCPT and DATA may follow it in the same write ("the actual
+    transfer of message content is explicitly allowed to be the first command in
+    a group", §3.1). So a message takes one round trip instead of four: the final
+    reply of one and the envelope replies of the next come back together. At
+    most two messages are under way on a connection; their replies come in order.
     """
 
     host: str
@@ -125,20 +142,17 @@ class SMTPSession:
     #: what is to be written, and how much of it the socket has taken
     _pending: bytes = b""
     _written: int = 0
+    #: bytes queued and bytes written on this connection so far
+    _queued_total: int = 0
+    _written_total: int = 0
     #: bytes read but not yet a whole line
     _in: bytes = b""
     #: the lines of a multi-line reply so far
     _lines: list[bytes] = field(default_factory=list)
-    #: what each reply still to come answers, in order
-    _awaiting: deque[str] = field(default_factory=deque)
-    _message: bytes = b""
-    _envelope: tuple[bytes, bytes] = (b"", b"")
-    _refused: Reply | None = None
-    _phase: Phase = Phase.CONNECT
-    #: the content and its final dot are queued; once written, a lost reply is
-    #: "perhaps delivered"
-    _dot_queued: bool = False
-    _dot_sent: bool = False
+    #: the messages under way, oldest first
+    _transactions: deque[_Transaction] = field(default_factory=deque)
+    #: what each reply still to come answers, in order, and for which message
+    _awaiting: deque[tuple[str, _Transaction]] = field(default_factory=deque)
     #: when the server has taken too long (time.monotonic()); 0 when idle
     deadline: float = 0.0
     #: when the last message ended (time.monotonic())
@@ -148,22 +162,24 @@ class SMTPSession:
 
     def deliver(self, envelope_from: str, recipient: str, message: bytes) -> Reply:
         """Send one message over the open connection (opening it when needed)."""
-        reply = self.start(envelope_from, recipient, message)
-        while reply is None:
+        replies = self.start(envelope_from, recipient, message)
+        while not replies:
             wait = max(0.0, self.deadline - time.monotonic())
             sock = self._sock
             assert sock is not None  # a session without a socket has its reply
-            pending = isinstance(sock, ssl.SSLSocket) and sock.pending()
             writes = [sock] if self.wants_write else []
             readable, writable, _ = (
-                ([sock], [], []) if pending else select.select([sock], writes, [], wait)
+                ([sock], [], [])
+                if self.has_buffered()
+                else select.select([sock], writes, [], wait)
             )
             if writable:
-                reply = self.on_writable()
-            if reply is None and readable:
-                reply = self.on_readable()
-            if reply is None and not (readable or writable):
-                reply = self.expire()
+                replies = self.on_writable()
+            if not replies and readable:
+                replies = self.on_readable()
+            if not replies and not (readable or writable):
+                replies = self.expire()
+        [reply] = replies
         return reply
 
     # -- many sessions from one thread -------------------------------------------
@@ -171,7 +187,19 @@ class SMTPSession:
     @property
     def busy(self) -> bool:
         """Tell whether a message is under way (its reply has not been given)."""
-        return bool(self._awaiting) or self._message != b"" or self._refused is not None
+        return bool(self._transactions)
+
+    @property
+    def can_take_next(self) -> bool:
+        """Tell whether the next message may follow the one under way at once.
+
+        With PIPELINING, once the one message under way has its content queued.
+        """
+        return (
+            len(self._transactions) == 1
+            and self._pipelining
+            and self._transactions[0].dot_end > 0
+        )
 
     @property
     def wants_write(self) -> bool:
@@ -194,71 +222,83 @@ class SMTPSession:
         message: bytes,
         *,
         dot_free: bool = False,
-    ) -> Reply | None:
-        """Send the envelope of one message; return a reply if it ends at once.
+    ) -> list[Reply]:
+        """Send the envelope of one message; return its reply if it ends at once.
 
-        Opening the connection (EHLO, STARTTLS, AUTH) waits; after that nothing
-        does. Returns None while the server's replies are still to come. With
+        On an idle connection (opened first if needed: EHLO, STARTTLS and AUTH
+        wait), or behind the message under way when `can_take_next`. Nothing else
+        waits. Returns [] while the server's replies are still to come. With
         `dot_free` the caller vouches that no line starts with a dot (a frozen
         message, see service/mail/frozen.py), so the content is not searched.
         """
-        self._phase = Phase.CONNECT
-        self._refused = None
+        following = bool(self._transactions)
+        if following and not self.can_take_next:
+            raise RuntimeError("a message is under way on this connection")
         try:
-            if self._sock and time.monotonic() - self._idle_since > IDLE_LIMIT:
-                self.close()
-            if self._sock is None:
-                self._connect()
-            self._phase = Phase.MAIL
-            self._message = (
-                message + b".\r\n"
-                if dot_free and message.endswith(b"\r\n")
-                else dot_stuffed(message)
-            )
-            self._dot_queued = self._dot_sent = False
-            self._envelope = (
+            envelope = (
                 f"MAIL FROM:<{envelope_from}>\r\n".encode("ascii"),
                 f"RCPT TO:<{recipient}>\r\n".encode("ascii"),
             )
         except UnicodeEncodeError:
             # Addresses are checked to be ASCII when they come in (IDNA domains);
             # one that is not cannot go without SMTPUTF8, which we do not speak.
-            self._message = b""
-            return Reply(553, "5.1.7 the address is not ASCII", Phase.MAIL)
-        except (smtplib.SMTPException, OSError) as error:
-            self.close()
-            code = getattr(error, "smtp_code", 0) or 0
-            return Reply(code if code >= 400 else 0, str(error)[:400], Phase.CONNECT)
+            return [Reply(553, "5.1.7 the address is not ASCII", Phase.MAIL)]
+        if not following:
+            try:
+                if self._sock and time.monotonic() - self._idle_since > IDLE_LIMIT:
+                    self.close()
+                if self._sock is None:
+                    self._connect()
+            except (smtplib.SMTPException, OSError) as error:
+                self.close()
+                code = getattr(error, "smtp_code", 0) or 0
+                return [
+                    Reply(code if code >= 400 else 0, str(error)[:400], Phase.CONNECT)
+                ]
+        content = (
+            message + b".\r\n"
+            if dot_free and message.endswith(b"\r\n")
+            else dot_stuffed(message)
+        )
+        transaction = _Transaction(envelope, content)
+        self._transactions.append(transaction)
         if self._pipelining:
-            self._send(b"".join((*self._envelope, b"DATA\r\n")), _MAIL, _RCPT, _DATA)
+            self._send(
+                b"".join((*envelope, b"DATA\r\n")),
+                (_MAIL, transaction),
+                (_RCPT, transaction),
+                (_DATA, transaction),
+            )
         else:
-            self._send(self._envelope[0], _MAIL)
+            self._send(envelope[0], (_MAIL, transaction))
+        # Behind a message under way the envelope waits for the caller's next
+        # write (see on_writable), so it can go in one write with the content.
+        return [] if following else self._flush()
+
+    def on_writable(self) -> list[Reply]:
+        """Write what the socket takes now; the replies if the connection broke."""
         return self._flush()
 
-    def on_writable(self) -> Reply | None:
-        """Write what the socket takes now; return the reply if the session broke."""
-        return self._flush()
-
-    def on_readable(self) -> Reply | None:
-        """Read the server's replies; return the message's reply once it is known."""
+    def on_readable(self) -> list[Reply]:
+        """Read the server's replies; return those of messages that are done."""
         try:
             while True:
                 try:
                     data = self._sock.recv(65536)  # type: ignore[union-attr]
                 except (ssl.SSLWantReadError, BlockingIOError):
-                    return None
+                    return []
                 if not data:
                     raise _Broken("Connection unexpectedly closed")
-                reply = self._take(data)
-                if reply is not None or not self.has_buffered():
-                    return reply
+                replies = self._take(data)
+                if replies or not self.has_buffered():
+                    return replies
         except (_Broken, OSError) as error:
             return self._broken(str(error))
 
-    def expire(self) -> Reply | None:
-        """End a message the server has not answered in time (None if it has time)."""
+    def expire(self) -> list[Reply]:
+        """End the messages the server has not answered in time ([] if it has time)."""
         if not self.busy or time.monotonic() < self.deadline:
-            return None
+            return []
         return self._broken(f"timed out after {self.timeout:g} s")
 
     # -- the protocol ------------------------------------------------------------
@@ -287,38 +327,40 @@ class SMTPSession:
         self._sock.setblocking(False)
         self._in, self._lines = b"", []
         self._pending, self._written = b"", 0
-        self._awaiting.clear()
+        self._queued_total = self._written_total = 0
 
-    def _send(self, data: bytes, *awaiting: str) -> None:
+    def _send(self, data: bytes, *awaiting: tuple[str, _Transaction]) -> None:
+        self._queued_total += len(data)
         if self.wants_write:
             data = self._pending[self._written :] + data
         self._pending, self._written = data, 0
         self._awaiting.extend(awaiting)
         self.deadline = time.monotonic() + self.timeout
 
-    def _flush(self) -> Reply | None:
-        """Write as much as the socket takes; note when the final dot has gone."""
+    def _flush(self) -> list[Reply]:
+        """Write as much as the socket takes."""
         pending, sock = self._pending, self._sock
         try:
             while self._written < len(pending):
                 try:
-                    self._written += sock.send(  # type: ignore[union-attr]
+                    sent = sock.send(  # type: ignore[union-attr]
                         memoryview(pending)[self._written :]
                         if self._written
                         else pending
                     )
                 except (BlockingIOError, ssl.SSLWantWriteError, ssl.SSLWantReadError):
-                    return None
+                    return []
+                self._written += sent
+                self._written_total += sent
         except OSError as error:
             return self._broken(str(error))
         self._pending, self._written = b"", 0
-        if self._dot_queued:
-            self._dot_sent = True
-        return None
+        return []
 
-    def _take(self, data: bytes) -> Reply | None:
+    def _take(self, data: bytes) -> list[Reply]:
         """Split what came into reply lines; act on every complete reply."""
         self._in += data
+        replies: list[Reply] = []
         while (end := self._in.find(b"\n")) >= 0:
             line, self._in = self._in[: end + 1], self._in[end + 1 :]
             if len(line) < 4 or not line[:3].isdigit() or line[3:4] not in b" -\r\n":
@@ -328,76 +370,96 @@ class SMTPSession:
                 continue
             text = b"\n".join(self._lines).decode("utf-8", "replace")
             self._lines = []
-            reply = self._answer(int(line[:3]), text)
-            if reply is not None:
-                # The message's story is told; after a 421 the rest is goodbye.
+            replies += self._answer(int(line[:3]), text)
+            if self._sock is None:
+                # Closed after a 421 or a failed reset: the rest is goodbye.
                 self._in = b""
-                return reply
+                break
         if self._awaiting:
             self.deadline = time.monotonic() + self.timeout
-        return None
+        return replies
 
-    def _answer(self, code: int, text: str) -> Reply | None:
-        """Act on one reply; return the message's reply when it is complete."""
+    def _answer(self, code: int, text: str) -> list[Reply]:
+        """Act on one reply; return the replies of messages it completes."""
         if not self._awaiting:
             raise _Broken(f"a reply nobody asked for: {code} {text[:80]}")
-        step = self._awaiting.popleft()
+        step, transaction = self._awaiting.popleft()
         if code == 421 and step != _SKIP:
-            # The server is closing the connection (RFC 5321 §3.8).
+            # The server is closing the connection (RFC 5321 §3.8): this message
+            # and any behind it end here.
             phase = Phase.DONE if step == _DOT else _PHASE[step]
-            self.close(polite=False)
-            return self._end(Reply(421, text[:400], phase))
+            this = Reply(421, text[:400], phase)
+            return self._end_all(lambda t: this if t is transaction else None, text)
         if step == _SKIP:
-            return self._after_refusal(code)
+            if code != 250:
+                self.close(polite=False)  # the connection cannot be trusted any more
+            return self._finish(transaction, transaction.refused)  # type: ignore[arg-type]
         if step == _DOT:
-            return self._end(Reply(code, text[:400], Phase.DONE))
-        if code not in _GOOD[step] and self._refused is None:
-            self._refused = Reply(code, text[:400], _PHASE[step])
-        if step == _MAIL and not self._pipelining and self._refused is None:
-            self._phase = Phase.RCPT
-            self._send(self._envelope[1], _RCPT)
-        elif step == _RCPT and not self._pipelining and self._refused is None:
-            self._phase = Phase.DATA
-            self._send(b"DATA\r\n", _DATA)
-        elif step == _DATA and self._refused is None:
-            self._phase = Phase.DATA
-            self._dot_queued = True
-            self._send(self._message, _DOT)
-        elif self._refused is not None and not self._awaiting:
-            if step == _DATA and code == 354:
-                # The server took DATA after a refused MAIL or RCPT (RFC 2920 §3.1
-                # says it must not): end the empty message at once.
-                self._send(b".\r\n", _SKIP)
-            else:
-                # Reset the transaction so the connection carries the next message.
-                self._send(b"RSET\r\n", _SKIP)
-        return self._flush()
+            return self._finish(transaction, Reply(code, text[:400], Phase.DONE))
+        refused = transaction.refused
+        if code not in _GOOD[step] and refused is None:
+            transaction.refused = refused = Reply(code, text[:400], _PHASE[step])
+        last = not any(t is transaction for _step, t in self._awaiting)
+        if refused is not None:
+            if last:
+                if step == _DATA and code == 354:
+                    # The server took DATA after a refused MAIL or RCPT (RFC 2920
+                    # §3.1 says it must not): end the empty message at once.
+                    self._send(b".\r\n", (_SKIP, transaction))
+                else:
+                    # Reset the transaction so the connection carries the next.
+                    self._send(b"RSET\r\n", (_SKIP, transaction))
+        elif step == _MAIL and not self._pipelining:
+            transaction.phase = Phase.RCPT
+            self._send(transaction.envelope[1], (_RCPT, transaction))
+        elif step == _RCPT and not self._pipelining:
+            transaction.phase = Phase.DATA
+            self._send(b"DATA\r\n", (_DATA, transaction))
+        elif step == _DATA:
+            transaction.phase = Phase.DATA
+            self._send(transaction.content, (_DOT, transaction))
+            transaction.dot_end = self._queued_total
+            transaction.content = b""
+        return []
 
-    def _after_refusal(self, code: int) -> Reply | None:
-        """The empty message's dot or the RSET was answered; give the refusal."""
-        if self._awaiting:
-            return None
-        if code != 250:
-            self.close(polite=False)  # the connection cannot be trusted any more
-        return self._end(self._refused)  # type: ignore[arg-type]
+    def _finish(self, transaction: _Transaction, reply: Reply) -> list[Reply]:
+        """The oldest message is done (replies come in order)."""
+        done = self._transactions.popleft()
+        assert done is transaction
+        if not self._transactions:
+            self.deadline = 0.0
+            self._idle_since = time.monotonic()
+        return [reply]
 
-    def _end(self, reply: Reply) -> Reply:
-        self._message = b""
-        self._refused = None
+    def _end_all(self, reply_for: Any, reason: str) -> list[Reply]:
+        """Drop the connection; end every message under way, oldest first.
+
+        A message whose final dot was written but not answered may have been
+        delivered (AFTER_DOT); one refused already keeps its refusal.
+        """
+        ended = []
+        for transaction in self._transactions:
+            reply = reply_for(transaction)
+            if reply is None:
+                dot_out = 0 < transaction.dot_end <= self._written_total
+                reply = transaction.refused or Reply(
+                    0, reason[:400], Phase.AFTER_DOT if dot_out else transaction.phase
+                )
+            ended.append(reply)
+        self._transactions.clear()
+        self.close(polite=False)
         self.deadline = 0.0
         self._idle_since = time.monotonic()
-        return reply
+        return ended
 
-    def _broken(self, reason: str) -> Reply:
-        """The connection failed mid-message: drop it and say where it stopped."""
-        phase = Phase.AFTER_DOT if self._dot_sent else self._phase
-        refused = self._refused
-        self.close(polite=False)
-        return self._end(refused or Reply(0, reason[:400], phase))
+    def _broken(self, reason: str) -> list[Reply]:
+        """The connection failed: drop it and say where each message stopped."""
+        return self._end_all(lambda _transaction: None, reason)
 
     def close(self, *, polite: bool = True) -> None:
         """Say goodbye politely when nothing is under way, or just drop it."""
         smtp, self._smtp, self._sock = self._smtp, None, None
+        polite = polite and not self._transactions
         self._awaiting.clear()
         self._pending, self._written = b"", 0
         if smtp is None:
@@ -419,6 +481,7 @@ class OutboxSession:
     directory: Path
     busy: bool = False
     wants_write: bool = False
+    can_take_next: bool = False
     deadline: float = 0.0
 
     def deliver(self, envelope_from: str, recipient: str, message: bytes) -> Reply:
@@ -442,9 +505,9 @@ class OutboxSession:
         message: bytes,
         *,
         dot_free: bool = False,  # noqa: ARG002 - a file has no dots to double
-    ) -> Reply:
+    ) -> list[Reply]:
         """Write the message at once (there is nothing to wait for)."""
-        return self.deliver(envelope_from, recipient, message)
+        return [self.deliver(envelope_from, recipient, message)]
 
     def close(self) -> None:
         """Nothing to release."""
