@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import select
+import time
 from collections.abc import Iterator
 
 import pytest
 
 from service.mail import sessions
-from service.mail.sessions import Phase, SMTPSession
+from service.mail.sessions import Phase, Reply, SMTPSession
 from tests.delivery.faults import FaultySMTP
 
 MESSAGE = b"Subject: Nieuwsbrief\r\n\r\nEen regel.\r\n.Een punt vooraan.\r\n"
+
+
+@pytest.fixture
+def pipelined() -> Iterator[FaultySMTP]:
+    faulty = FaultySMTP(pipelining=True).start()
+    yield faulty
+    faulty.stop()
 
 
 @pytest.fixture(params=[True, False], ids=["pipelined", "one-by-one"])
@@ -146,3 +155,66 @@ def test_a_server_that_does_not_answer_in_time_leaves_the_message_uncertain(
     # Everything was written; whether it was taken is unknown.
     assert (late.code, late.phase) == (0, Phase.AFTER_DOT)
     assert "timed out" in late.text
+
+
+def replies_of(session: SMTPSession, count: int) -> list[Reply]:
+    """Drive a session as the sender does until `count` messages are done."""
+    replies: list[Reply] = []
+    deadline = time.monotonic() + 10
+    while len(replies) < count and time.monotonic() < deadline:
+        if session.wants_write:
+            replies += session.on_writable()
+        ready, _, _ = select.select([session], [], [], 0.1)
+        if ready:
+            replies += session.on_readable()
+        replies += session.expire()
+    return replies
+
+
+def test_with_pipelining_the_next_message_follows_the_content_of_the_one_before(
+    pipelined: FaultySMTP,
+) -> None:
+    pipelined.answer("rcpt", "550 5.1.1 User unknown", to="onbekend@example.nl")
+    session = SMTPSession("127.0.0.1", pipelined.port)
+    first = session.start("nieuws@postbode.nl", "een@example.nl", MESSAGE)
+    assert first == [] and not session.can_take_next  # the 354 is not in yet
+    while not session.can_take_next:
+        ready, _, _ = select.select([session], [], [], 1.0)
+        assert ready and session.on_readable() == []
+    # The first message's content is queued; the next envelope goes behind it.
+    session.start("nieuws@postbode.nl", "onbekend@example.nl", MESSAGE)
+    with pytest.raises(RuntimeError):  # a third must wait: two at most
+        session.start("nieuws@postbode.nl", "drie@example.nl", MESSAGE)
+
+    done = replies_of(session, 2)
+    after = session.deliver("nieuws@postbode.nl", "twee@example.nl", MESSAGE)
+    session.close()
+
+    # In the order they went: the first accepted, the second refused at RCPT.
+    assert [(r.code, r.phase) for r in done] == [(250, Phase.DONE), (550, Phase.RCPT)]
+    assert after.accepted
+    assert pipelined.sessions == 1
+    assert [m.rcpt_tos for m in pipelined.accepted] == [
+        ("een@example.nl",),
+        ("twee@example.nl",),
+    ]
+
+
+def test_a_cut_with_two_messages_under_way_leaves_the_first_uncertain_only(
+    pipelined: FaultySMTP,
+) -> None:
+    pipelined.drop_after_dot("een@example.nl")
+    session = SMTPSession("127.0.0.1", pipelined.port)
+    session.start("nieuws@postbode.nl", "een@example.nl", MESSAGE)
+    while not session.can_take_next:
+        ready, _, _ = select.select([session], [], [], 1.0)
+        assert ready and session.on_readable() == []
+    session.start("nieuws@postbode.nl", "twee@example.nl", MESSAGE)
+
+    first, second = replies_of(session, 2)
+    session.close()
+
+    # The first was written whole (perhaps delivered); the second never began.
+    assert (first.code, first.phase) == (0, Phase.AFTER_DOT)
+    assert second.code == 0 and second.phase in (Phase.MAIL, Phase.RCPT, Phase.DATA)
+    assert [m.rcpt_tos for m in pipelined.accepted] == [("een@example.nl",)]
