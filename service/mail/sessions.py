@@ -6,9 +6,11 @@ before the final dot (not delivered) than after it (perhaps delivered).
 
 An SMTP session can be driven two ways. `deliver` sends one message and waits for
 its outcome (one-off mail). The bulk sender instead keeps several sessions busy
-from one thread: `start` hands a message over without waiting, and the sender
-calls `on_readable` / `on_writable` when the session's socket is ready, until one of
-them returns the reply. Either way the same code speaks SMTP.
+from one thread: `start` hands a message over without waiting (a second one may
+follow the first's content, see `can_take_next`), and the sender calls
+`on_readable` / `on_writable` when the session's socket is ready; they return the
+replies of the messages that are done, in the order the messages went. Either way
+the same code speaks SMTP.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 
 class Phase(StrEnum):
@@ -50,26 +52,6 @@ class Reply:
     @property
     def accepted(self) -> bool:
         return self.phase == Phase.DONE and 200 <= self.code < 300
-
-
-class Session(Protocol):
-    """Something that takes one message for one envelope at a time."""
-
-    def deliver(self, envelope_from: str, recipient: str, message: bytes) -> Reply:
-        """Hand over one message and say how it went (never raises)."""
-
-    def start(
-        self,
-        envelope_from: str,
-        recipient: str,
-        message: bytes,
-        *,
-        dot_free: bool = False,
-    ) -> list[Reply]:
-        """Begin handing over one message; return its reply if it is already known."""
-
-    def close(self) -> None:
-        """Release the connection."""
 
 
 #: a line that starts with a dot (RFC 5321 §4.5.2)
