@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -403,3 +404,24 @@ def test_a_group_of_successes_ends_a_run_of_failures_so_later_ones_start_anew(
     assert send.status == SendStatus.SENDING
     assert send.failure_streak == 4
     assert list(statuses(send).values()).count(DeliveryStatus.FAILED) == 8
+
+
+def test_without_a_relay_a_send_lands_in_the_outbox_once_per_reader(
+    sending_app: Flask, editors: Editors, faulty: FaultySMTP
+) -> None:
+    # `make run` without MAIL_SERVER: the sender writes the issue to the outbox.
+    send = start_send(editors, [make_audience(5)], utcnow())
+    sending_app.config["MAIL_SERVER"] = ""
+
+    send_batches(sending_app)
+
+    outbox = Path(sending_app.config["MAIL_OUTBOX_DIR"])
+    to = sorted(
+        line.split(": ", 1)[1]
+        for path in outbox.glob("*.eml")
+        for line in path.read_text().splitlines()
+        if line.startswith("X-Postbode-Envelope-To: ")
+    )
+    assert to == [reader_address(n) for n in range(5)]
+    assert set(statuses(send).values()) == {DeliveryStatus.SENT}
+    assert faulty.accepted == []
