@@ -1091,6 +1091,7 @@ class _Books:
         return taken
 
     def has_answers(self) -> bool:
+        """Tell whether answers wait to be picked up (the sender then does not wait)."""
         return bool(self._answers)
 
     def fileno(self) -> int:

@@ -461,6 +461,8 @@ class OutboxSession:
     """The dev outbox: every message becomes an .eml file; nothing leaves."""
 
     directory: Path
+    #: what the bulk sender asks of a connection: a file is written at once, so the
+    #: outbox is never busy and never waits
     busy: bool = False
     wants_write: bool = False
     can_take_next: bool = False
