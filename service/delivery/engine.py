@@ -352,7 +352,9 @@ def claim(
     dialect = db.engine.dialect.name
     running = running_sends()
     params: dict[str, object] = {"now": now, "lease": now + LEASE, "owner": owner}
-    statements = _claim_statements(dialect, len(running))
+    # PostgreSQL's statements bind the send; SQLite's name every running one.
+    sends = 0 if dialect == "postgresql" else len(running)
+    statements = _claim_statements(dialect, sends)
     rows: list[Any] = []
     if dialect == "postgresql":
         abandoned, retries, new = statements
@@ -784,39 +786,26 @@ class Sender:
             )
         )
         d = _DELIVERIES.c
-        for status, group in (
-            (DeliveryStatus.CANCELLED, [i for i in items if i.send.id in cancelled]),
-            (
-                DeliveryStatus.DEFERRED,
-                [
-                    i
-                    for i in items
-                    if i.send.id not in cancelled and i.delivery.retrying_since
-                ],
-            ),
-            (
-                DeliveryStatus.QUEUED,
-                [
-                    i
-                    for i in items
-                    if i.send.id not in cancelled and not i.delivery.retrying_since
-                ],
-            ),
-        ):
-            if group:
-                db.session.execute(
-                    update(_DELIVERIES)
-                    .where(
-                        d.id.in_([i.delivery.id for i in group]),
-                        d.lease_owner == self.owner,
-                    )
-                    .values(
-                        status=status,
-                        lease_owner=None,
-                        lease_expires_at=None,
-                        updated_at=now,
-                    )
+        groups: dict[DeliveryStatus, list[int]] = {}
+        for item in items:
+            if item.send.id in cancelled:
+                status = DeliveryStatus.CANCELLED
+            elif item.delivery.retrying_since:
+                status = DeliveryStatus.DEFERRED  # it was waiting for a retry
+            else:
+                status = DeliveryStatus.QUEUED
+            groups.setdefault(status, []).append(item.delivery.id)
+        for status, ids in groups.items():
+            db.session.execute(
+                update(_DELIVERIES)
+                .where(d.id.in_(ids), d.lease_owner == self.owner)
+                .values(
+                    status=status,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    updated_at=now,
                 )
+            )
         db.session.commit()
 
     # -- preparing ------------------------------------------------------------
